@@ -1,0 +1,1 @@
+//! The questdb backend (to be built).

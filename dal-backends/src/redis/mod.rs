@@ -1,0 +1,1 @@
+//! The redis backend (to be built).

@@ -1,0 +1,177 @@
+//! The key codec: an entity key rendered as one string (Redis keys, memory-backend keys).
+//!
+//! A key is the entity's key template (`redis(key = "price:{token}")`, default
+//! `table:{id1}:{id2}..`) with each id part escaped. The escaping makes the codec injective: a
+//! part never contains `:`, `{`, `}` or `%` after escaping (they become `%3A`, `%7B`, `%7D`,
+//! `%25`), and the derive rejects templates whose placeholders are not separated by `:`, so two
+//! different keys can never render the same string, and an id can never form a Redis Cluster hash
+//! tag by accident. Empty parts are allowed and stay distinct (`a::b` vs `a:b:`).
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::entity::{FieldMeta, KeySegment, Keyed};
+use crate::error::{Error, Result};
+use crate::value::FieldVisitor;
+
+/// Appends `text` to `out` with the key codec's escaping.
+pub fn escape_key_part(text: &str, out: &mut String) {
+    // Fast path: most ids need no escaping.
+    if !text.bytes().any(|b| matches!(b, b':' | b'{' | b'}' | b'%')) {
+        out.push_str(text);
+        return;
+    }
+    for c in text.chars() {
+        match c {
+            ':' => out.push_str("%3A"),
+            '{' => out.push_str("%7B"),
+            '}' => out.push_str("%7D"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Renders the key of `T` for `key` and appends it to `out`.
+///
+/// # Errors
+/// [`Error::Validation`] when an id part cannot be part of a key (floats, JSON).
+pub fn encode_key<T: Keyed>(key: &T::Key, out: &mut String) -> Result<()> {
+    let meta = T::META;
+    // Parts are written escaped into one scratch buffer, then laid out in template order.
+    let mut parts = KeyParts {
+        scratch: String::new(),
+        ranges: [(usize::MAX, 0, 0); MAX_KEY_PARTS],
+        len: 0,
+    };
+    T::encode_key(key, &mut parts)?;
+    for seg in meta.key_template {
+        match *seg {
+            KeySegment::Literal(text) => out.push_str(text),
+            KeySegment::Field(index) => {
+                let (_, start, end) = parts.ranges[..parts.len]
+                    .iter()
+                    .copied()
+                    .find(|(i, _, _)| *i == index)
+                    .ok_or_else(|| {
+                        Error::invalid(meta.name, "key template names a field that is not an id")
+                    })?;
+                out.push_str(&parts.scratch[start..end]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The key of `entity` as a new string (see [`encode_key`]).
+///
+/// # Errors
+/// As [`encode_key`].
+pub fn entity_key<T: Keyed>(entity: &T) -> Result<String> {
+    let mut out = String::new();
+    encode_key::<T>(&entity.key(), &mut out)?;
+    Ok(out)
+}
+
+/// Composite keys may have at most this many parts.
+pub const MAX_KEY_PARTS: usize = 8;
+
+struct KeyParts {
+    scratch: String,
+    ranges: [(usize, usize, usize); MAX_KEY_PARTS],
+    len: usize,
+}
+
+impl KeyParts {
+    fn part(&mut self, field: &'static FieldMeta, write: impl FnOnce(&mut String)) -> Result<()> {
+        if self.len == MAX_KEY_PARTS {
+            return Err(Error::invalid_field(field, "a key has at most 8 parts"));
+        }
+        let start = self.scratch.len();
+        write(&mut self.scratch);
+        self.ranges[self.len] = (field.index, start, self.scratch.len());
+        self.len += 1;
+        Ok(())
+    }
+}
+
+impl FieldVisitor for KeyParts {
+    fn null(&mut self, field: &'static FieldMeta) -> Result<()> {
+        // `None` and `Some("")` must differ: NULL is `%00`, which escaping never produces.
+        self.part(field, |s| s.push_str("%00"))
+    }
+    fn bool(&mut self, field: &'static FieldMeta, v: bool) -> Result<()> {
+        self.part(field, |s| s.push_str(if v { "true" } else { "false" }))
+    }
+    fn i16(&mut self, field: &'static FieldMeta, v: i16) -> Result<()> {
+        self.i64(field, i64::from(v))
+    }
+    fn i32(&mut self, field: &'static FieldMeta, v: i32) -> Result<()> {
+        self.i64(field, i64::from(v))
+    }
+    fn i64(&mut self, field: &'static FieldMeta, v: i64) -> Result<()> {
+        self.part(field, |s| {
+            let _ = write!(s, "{v}");
+        })
+    }
+    fn f32(&mut self, field: &'static FieldMeta, _: f32) -> Result<()> {
+        Err(Error::invalid_field(field, "a float cannot be part of a key"))
+    }
+    fn f64(&mut self, field: &'static FieldMeta, _: f64) -> Result<()> {
+        Err(Error::invalid_field(field, "a float cannot be part of a key"))
+    }
+    fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
+        self.part(field, |s| escape_key_part(v, s))
+    }
+    fn uuid(&mut self, field: &'static FieldMeta, v: &Uuid) -> Result<()> {
+        self.part(field, |s| {
+            let _ = write!(s, "{}", v.hyphenated());
+        })
+    }
+    fn timestamp(&mut self, field: &'static FieldMeta, v: &DateTime<Utc>) -> Result<()> {
+        // Microseconds since the epoch: the precision every backend keeps.
+        self.part(field, |s| {
+            let _ = write!(s, "{}", v.timestamp_micros());
+        })
+    }
+    fn decimal(&mut self, field: &'static FieldMeta, v: &Decimal) -> Result<()> {
+        // 1.50 and 1.5 are the same number, so they must be the same key.
+        self.part(field, |s| {
+            let _ = write!(s, "{}", v.normalize());
+        })
+    }
+    fn json(&mut self, field: &'static FieldMeta, _: &str) -> Result<()> {
+        Err(Error::invalid_field(field, "a JSON field cannot be part of a key"))
+    }
+    fn bytes(&mut self, field: &'static FieldMeta, v: &[u8]) -> Result<()> {
+        self.part(field, |s| {
+            for b in v {
+                let _ = write!(s, "{b:02x}");
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_key_part;
+
+    fn esc(s: &str) -> String {
+        let mut out = String::new();
+        escape_key_part(s, &mut out);
+        out
+    }
+
+    #[test]
+    fn escaping_removes_separators_and_is_reversible_in_principle() {
+        for s in ["a:b", "{tag}", "100%", "%3A", "", "sp ace", "ünï:cødé"] {
+            let e = esc(s);
+            assert!(!e.contains(':') && !e.contains('{') && !e.contains('}'), "{s} -> {e}");
+        }
+        assert_ne!(esc("%3A"), esc(":"));
+        assert_eq!(esc("plain"), "plain");
+    }
+}

@@ -1,0 +1,1 @@
+//! The trading platform models (to be built).

@@ -1,0 +1,718 @@
+//! The backend traits of the memory backend, written once over [`Access`] and implemented for
+//! both [`Memory`] and [`Tx`].
+//!
+//! Every operation first pays its simulated latency and checks injected faults, then encodes
+//! outside the lock, touches the tables inside it as briefly as possible (cloning `Arc` rows
+//! out), and decodes outside it again.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::faults::Op;
+use super::tables::{Kind, Row, TableRef, Write};
+use super::{Access, Memory, NAME, Tx};
+use crate::backend::{
+    Backend, CacheBackend, Capabilities, MetricsBackend, QuantileAccuracy, RecordBackend,
+    TimeSeriesBackend, TransactionalBackend,
+};
+use crate::entity::{Entity, EntityMeta, Keyed, TimeSeries};
+use crate::error::{Error, Result};
+use crate::key::encode_key;
+use crate::query::{
+    Aggregate, AnyColumn, BatchReport, Bucket, Cursor, Filter, ListQuery, MetricQuery, Order,
+    Page, RangeQuery, Summary, bucket_start, check_quantile, percentile_cont,
+};
+use crate::value::{RowCapture, RowDecoder, Value};
+
+/// What the memory backend (and its transactions) can do.
+pub(crate) fn capabilities() -> Capabilities {
+    let mut caps = Capabilities::none();
+    caps.transactions = true;
+    caps.quantiles = QuantileAccuracy::Exact;
+    caps.ttl_expiry = true;
+    caps.nan_and_infinity = true;
+    caps.nul_in_text = true;
+    caps.read_your_writes = true;
+    caps.time_series_dedup = false;
+    caps.timestamp_precision = Duration::from_nanos(1);
+    caps
+}
+
+// ---- codec -------------------------------------------------------------------------------------
+
+/// Captures an entity as a row and checks what the memory store enforces itself (`max_len`).
+fn capture<T: Entity>(entity: &T) -> Result<Row> {
+    let meta = T::META;
+    let mut capture = RowCapture(Vec::with_capacity(meta.fields.len()));
+    entity.encode(&mut capture)?;
+    check_row(meta, &capture.0)?;
+    Ok(Arc::from(capture.0))
+}
+
+fn check_row(meta: &'static EntityMeta, row: &[Value]) -> Result<()> {
+    if row.len() != meta.fields.len() {
+        return Err(Error::invalid(
+            meta.name,
+            format_args!(
+                "encode visited {} fields but the entity declares {}",
+                row.len(),
+                meta.fields.len()
+            ),
+        ));
+    }
+    for field in meta.fields {
+        if let (Some(max), Some(Value::Text(text))) = (field.max_len, row.get(field.index)) {
+            // Cheap check first: a string of at most `max` bytes has at most `max` chars.
+            if text.len() > max as usize {
+                let chars = text.chars().count();
+                if chars > max as usize {
+                    return Err(Error::invalid_field(
+                        field,
+                        format_args!("{chars} characters exceed max_len = {max}"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn decode<T: Entity>(row: &[Value]) -> Result<T> {
+    T::decode(&mut RowDecoder::new(row))
+}
+
+fn key_of<T: Keyed>(key: &T::Key) -> Result<String> {
+    let mut out = String::with_capacity(32);
+    encode_key::<T>(key, &mut out)?;
+    Ok(out)
+}
+
+fn entity_key<T: Keyed>(entity: &T) -> Result<String> {
+    key_of::<T>(&entity.key())
+}
+
+/// Compares the id values of `a` and `b` lexicographically ([`Value::total_cmp`] per part).
+fn cmp_ids(ids: &[usize], a: &[Value], b: &[Value]) -> Ordering {
+    for &i in ids {
+        let ord = match (a.get(i), b.get(i)) {
+            (Some(x), Some(y)) => x.total_cmp(y),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+/// Compares the id values of `row` with a cursor's key values.
+fn cmp_cursor(ids: &[usize], row: &[Value], cursor: &[Value]) -> Ordering {
+    for (n, &i) in ids.iter().enumerate() {
+        let ord = match (row.get(i), cursor.get(n)) {
+            (Some(x), Some(y)) => x.total_cmp(y),
+            (x, y) => x.is_some().cmp(&y.is_some()),
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    // A cursor with more parts than the key is past every row with that prefix.
+    ids.len().cmp(&cursor.len())
+}
+
+/// NaN above every number, as Postgres orders floats.
+fn cmp_nan_last(a: f64, b: f64) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => a.total_cmp(&b),
+    }
+}
+
+/// A `Value` ordered by [`Value::total_cmp`], for grouping.
+struct Ordered<'a>(&'a Value);
+
+impl PartialEq for Ordered<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.total_cmp(other.0) == Ordering::Equal
+    }
+}
+impl Eq for Ordered<'_> {}
+impl PartialOrd for Ordered<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ordered<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(other.0)
+    }
+}
+
+async fn enter<A: Access>(a: &A, op: Op) -> Result<()> {
+    a.root().faults().enter(op).await
+}
+
+// ---- records -----------------------------------------------------------------------------------
+
+async fn save<A: Access, T: Keyed>(a: &A, entity: &T) -> Result<()> {
+    enter(a, Op::Save).await?;
+    let row = capture(entity)?;
+    let key = entity_key(entity)?;
+    a.apply(TableRef::of::<T>(Kind::Records), [Write::Save { key, row }])?;
+    Ok(())
+}
+
+async fn save_all<A: Access, T: Keyed>(a: &A, entities: &[T]) -> Result<BatchReport> {
+    enter(a, Op::SaveAll).await?;
+    let faults = a.root().faults();
+    let mut report = BatchReport::default();
+    let mut writes = Vec::with_capacity(entities.len());
+    for (index, entity) in entities.iter().enumerate() {
+        let write = match faults.item(Op::SaveAll, index) {
+            Some(e) => Err(e),
+            None => capture(entity).and_then(|row| Ok(Write::Save { key: entity_key(entity)?, row })),
+        };
+        match write {
+            Ok(w) => writes.push(w),
+            Err(e) => report.failed.push((index, e)),
+        }
+    }
+    report.written = writes.len();
+    if !writes.is_empty() {
+        a.apply(TableRef::of::<T>(Kind::Records), writes)?;
+    }
+    Ok(report)
+}
+
+async fn get<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<Option<T>> {
+    enter(a, Op::Get).await?;
+    let key = key_of::<T>(key)?;
+    let table = TableRef::of::<T>(Kind::Records);
+    let row = a.read(table, |t| {
+        t.records
+            .get(&table.id)
+            .and_then(|t| t.rows.get(&key))
+            .cloned()
+    })?;
+    row.map(|r| decode(&r)).transpose()
+}
+
+async fn get_many<A: Access, T: Keyed>(a: &A, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
+    enter(a, Op::GetMany).await?;
+    let keys = keys.iter().map(key_of::<T>).collect::<Result<Vec<_>>>()?;
+    let table = TableRef::of::<T>(Kind::Records);
+    let rows = a.read(table, |t| {
+        let rows = t.records.get(&table.id);
+        keys.iter()
+            .map(|k| rows.and_then(|t| t.rows.get(k)).cloned())
+            .collect::<Vec<_>>()
+    })?;
+    rows.into_iter()
+        .map(|r| r.map(|r| decode(&r)).transpose())
+        .collect()
+}
+
+async fn list<A: Access, T: Keyed>(a: &A, query: &ListQuery<T>) -> Result<Page<T>> {
+    enter(a, Op::List).await?;
+    query.validate(T::META.name)?;
+    let ids = T::META.id_fields;
+    let after = query.after.as_ref().map(Cursor::key_values);
+    let limit = query.limit;
+    let table = TableRef::of::<T>(Kind::Records);
+    let (page, more) = a.read(table, |t| {
+        let Some(t) = t.records.get(&table.id) else {
+            return (Vec::new(), false);
+        };
+        let mut hits: Vec<&Row> = t
+            .rows
+            .values()
+            .filter(|r| after.is_none_or(|c| cmp_cursor(ids, r, c) == Ordering::Greater))
+            .filter(|r| query.filter.matches(r))
+            .collect();
+        let more = hits.len() > limit;
+        if more {
+            // Only the first `limit` rows need sorting.
+            hits.select_nth_unstable_by(limit, |x, y| cmp_ids(ids, x, y));
+            hits.truncate(limit);
+        }
+        hits.sort_unstable_by(|x, y| cmp_ids(ids, x, y));
+        (hits.into_iter().cloned().collect::<Vec<Row>>(), more)
+    })?;
+    let next = match (more, page.last()) {
+        (true, Some(last)) => Some(Cursor::from_key_values(
+            ids.iter()
+                .map(|&i| last.get(i).cloned().unwrap_or(Value::Null))
+                .collect(),
+        )),
+        _ => None,
+    };
+    let items = page.iter().map(|r| decode(r)).collect::<Result<Vec<T>>>()?;
+    Ok(Page { items, next })
+}
+
+async fn delete<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<bool> {
+    enter(a, Op::Delete).await?;
+    let key = key_of::<T>(key)?;
+    a.apply(TableRef::of::<T>(Kind::Records), [Write::Delete { key }])
+}
+
+// ---- time series -------------------------------------------------------------------------------
+
+async fn append<A: Access, T: TimeSeries>(a: &A, row: &T) -> Result<()> {
+    enter(a, Op::Append).await?;
+    let ts = row.timestamp();
+    let row = capture(row)?;
+    a.apply(TableRef::of::<T>(Kind::Series), [Write::Append { ts, row }])?;
+    Ok(())
+}
+
+async fn append_all<A: Access, T: TimeSeries>(a: &A, rows: &[T]) -> Result<BatchReport> {
+    enter(a, Op::AppendAll).await?;
+    let faults = a.root().faults();
+    let mut report = BatchReport::default();
+    let mut accepted = Vec::with_capacity(rows.len());
+    for (index, entity) in rows.iter().enumerate() {
+        let row = match faults.item(Op::AppendAll, index) {
+            Some(e) => Err(e),
+            None => capture(entity),
+        };
+        match row {
+            Ok(row) => accepted.push((entity.timestamp(), row)),
+            Err(e) => report.failed.push((index, e)),
+        }
+    }
+    report.written = accepted.len();
+    if !accepted.is_empty() {
+        a.apply(
+            TableRef::of::<T>(Kind::Series),
+            [Write::AppendMany { rows: accepted }],
+        )?;
+    }
+    Ok(report)
+}
+
+async fn range<A: Access, T: TimeSeries>(a: &A, query: &RangeQuery<T>) -> Result<Vec<T>> {
+    enter(a, Op::Range).await?;
+    let table = TableRef::of::<T>(Kind::Series);
+    let limit = query.limit.unwrap_or(usize::MAX);
+    let rows = a.read(table, |t| {
+        let Some(t) = t.series.get(&table.id) else {
+            return Vec::new();
+        };
+        let window = t.window(query.start, query.end);
+        let matching = |(_, r): &&(DateTime<Utc>, Row)| query.filter.matches(r);
+        match query.order {
+            Order::Asc => window
+                .iter()
+                .filter(matching)
+                .take(limit)
+                .map(|(_, r)| r.clone())
+                .collect::<Vec<Row>>(),
+            Order::Desc => window
+                .iter()
+                .rev()
+                .filter(matching)
+                .take(limit)
+                .map(|(_, r)| r.clone())
+                .collect(),
+        }
+    })?;
+    rows.iter().map(|r| decode(r)).collect()
+}
+
+async fn latest<A: Access, T: TimeSeries>(
+    a: &A,
+    by: AnyColumn<T>,
+    filter: &Filter<T>,
+) -> Result<Vec<T>> {
+    enter(a, Op::Latest).await?;
+    let by = by.field().index;
+    let table = TableRef::of::<T>(Kind::Series);
+    let rows = a.read(table, |t| {
+        let Some(t) = t.series.get(&table.id) else {
+            return Vec::new();
+        };
+        let mut newest: BTreeMap<Ordered<'_>, &Row> = BTreeMap::new();
+        // Newest first: the first row seen per group wins (among equal timestamps, the last
+        // appended).
+        for (_, row) in t.rows.iter().rev() {
+            if let Some(v) = row.get(by)
+                && filter.matches(row)
+            {
+                newest.entry(Ordered(v)).or_insert(row);
+            }
+        }
+        newest.into_values().cloned().collect::<Vec<Row>>()
+    })?;
+    rows.iter().map(|r| decode(r)).collect()
+}
+
+// ---- metrics -----------------------------------------------------------------------------------
+
+/// The non-NULL values of the query's column in its window, with their timestamps, in time order.
+fn window_values<A: Access, T: TimeSeries>(
+    a: &A,
+    query: &MetricQuery<T>,
+) -> Result<Vec<(DateTime<Utc>, f64)>> {
+    query.validate()?;
+    let column = query.value.field().index;
+    let table = TableRef::of::<T>(Kind::Series);
+    a.read(table, |t| {
+        let Some(t) = t.series.get(&table.id) else {
+            return Vec::new();
+        };
+        t.window(query.start, query.end)
+            .iter()
+            .filter(|(_, r)| query.filter.matches(r))
+            .filter_map(|(ts, r)| r.get(column).and_then(Value::as_f64).map(|v| (*ts, v)))
+            .collect()
+    })
+}
+
+async fn quantile<A: Access, T: TimeSeries>(
+    a: &A,
+    query: &MetricQuery<T>,
+    p: f64,
+) -> Result<Option<f64>> {
+    enter(a, Op::Quantile).await?;
+    check_quantile(T::META.name, p)?;
+    let mut values: Vec<f64> = window_values(a, query)?.into_iter().map(|(_, v)| v).collect();
+    values.sort_unstable_by(|x, y| cmp_nan_last(*x, *y));
+    Ok(percentile_cont(&values, p))
+}
+
+/// Running count/min/max/sum with NaN above every number.
+#[derive(Clone, Copy)]
+struct Acc {
+    count: u64,
+    min: f64,
+    max: f64,
+    sum: f64,
+}
+
+impl Acc {
+    fn new(v: f64) -> Self {
+        Acc {
+            count: 1,
+            min: v,
+            max: v,
+            sum: v,
+        }
+    }
+
+    fn add(&mut self, v: f64) {
+        self.count += 1;
+        self.sum += v;
+        if cmp_nan_last(v, self.min) == Ordering::Less {
+            self.min = v;
+        }
+        if cmp_nan_last(v, self.max) == Ordering::Greater {
+            self.max = v;
+        }
+    }
+
+    fn mean(&self) -> f64 {
+        self.sum / self.count as f64
+    }
+
+    fn get(&self, aggregate: Aggregate) -> f64 {
+        match aggregate {
+            Aggregate::Count => self.count as f64,
+            Aggregate::Min => self.min,
+            Aggregate::Max => self.max,
+            Aggregate::Mean => self.mean(),
+            Aggregate::Sum => self.sum,
+        }
+    }
+}
+
+async fn summary<A: Access, T: TimeSeries>(a: &A, query: &MetricQuery<T>) -> Result<Summary> {
+    enter(a, Op::Summary).await?;
+    let mut acc: Option<Acc> = None;
+    for (_, v) in window_values(a, query)? {
+        match &mut acc {
+            Some(acc) => acc.add(v),
+            None => acc = Some(Acc::new(v)),
+        }
+    }
+    Ok(match acc {
+        None => Summary::default(),
+        Some(acc) => Summary {
+            count: acc.count,
+            min: Some(acc.min),
+            max: Some(acc.max),
+            mean: Some(acc.mean()),
+            sum: Some(acc.sum),
+        },
+    })
+}
+
+async fn downsample<A: Access, T: TimeSeries>(
+    a: &A,
+    query: &MetricQuery<T>,
+    width: Duration,
+    aggregate: Aggregate,
+) -> Result<Vec<Bucket>> {
+    enter(a, Op::Downsample).await?;
+    let entity = T::META.name;
+    bucket_start(entity, query.start, width)?;
+    let mut buckets: Vec<(DateTime<Utc>, Acc)> = Vec::new();
+    // Values come in time order, so buckets come in ascending order too.
+    for (ts, v) in window_values(a, query)? {
+        let start = bucket_start(entity, ts, width)?;
+        match buckets.last_mut() {
+            Some((s, acc)) if *s == start => acc.add(v),
+            _ => buckets.push((start, Acc::new(v))),
+        }
+    }
+    Ok(buckets
+        .into_iter()
+        .map(|(start, acc)| Bucket {
+            start,
+            value: acc.get(aggregate),
+            count: acc.count,
+        })
+        .collect())
+}
+
+// ---- cache -------------------------------------------------------------------------------------
+
+fn check_ttl<T: Entity>(ttl: Option<Duration>) -> Result<()> {
+    match ttl {
+        Some(d) if d.is_zero() => Err(Error::invalid(
+            T::META.name,
+            "a TTL of zero would expire at once: give a positive TTL or none",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn cache_write<A: Access, T: Keyed>(a: &A, entity: &T, ttl: Option<Duration>) -> Result<Write> {
+    let row = capture(entity)?;
+    let key = entity_key(entity)?;
+    let now = a.root().clock().now();
+    // A TTL past the end of the clock's range never expires.
+    let expires = ttl.and_then(|d| now.checked_add(d));
+    Ok(Write::Put {
+        key,
+        row,
+        expires,
+        now,
+    })
+}
+
+async fn put<A: Access, T: Keyed>(a: &A, entity: &T, ttl: Option<Duration>) -> Result<()> {
+    enter(a, Op::Put).await?;
+    check_ttl::<T>(ttl)?;
+    let write = cache_write(a, entity, ttl)?;
+    a.apply(TableRef::of::<T>(Kind::Cache), [write])?;
+    Ok(())
+}
+
+async fn put_all<A: Access, T: Keyed>(
+    a: &A,
+    entities: &[T],
+    ttl: Option<Duration>,
+) -> Result<BatchReport> {
+    enter(a, Op::PutAll).await?;
+    check_ttl::<T>(ttl)?;
+    let faults = a.root().faults();
+    let mut report = BatchReport::default();
+    let mut writes = Vec::with_capacity(entities.len());
+    for (index, entity) in entities.iter().enumerate() {
+        let write = match faults.item(Op::PutAll, index) {
+            Some(e) => Err(e),
+            None => cache_write(a, entity, ttl),
+        };
+        match write {
+            Ok(w) => writes.push(w),
+            Err(e) => report.failed.push((index, e)),
+        }
+    }
+    report.written = writes.len();
+    if !writes.is_empty() {
+        a.apply(TableRef::of::<T>(Kind::Cache), writes)?;
+    }
+    Ok(report)
+}
+
+/// A live cache entry: its row and remaining TTL.
+type Live = (Row, Option<Duration>);
+
+/// The live entry of each key.
+fn lookup_rows<A: Access, T: Keyed>(a: &A, keys: &[String]) -> Result<Vec<Option<Live>>> {
+    let now = a.root().clock().now();
+    let table = TableRef::of::<T>(Kind::Cache);
+    a.read(table, |t| {
+        let entries = t.cache.get(&table.id);
+        keys.iter()
+            .map(|k| {
+                let entry = entries.and_then(|t| t.entries.get(k))?;
+                entry
+                    .live(now)
+                    .then(|| (entry.row.clone(), entry.expires.map(|at| at - now)))
+            })
+            .collect()
+    })
+}
+
+async fn lookup<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<Option<T>> {
+    enter(a, Op::Lookup).await?;
+    let key = key_of::<T>(key)?;
+    match lookup_rows::<A, T>(a, std::slice::from_ref(&key))?.pop().flatten() {
+        Some((row, _)) => decode(&row).map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn lookup_many<A: Access, T: Keyed>(a: &A, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
+    enter(a, Op::LookupMany).await?;
+    let keys = keys.iter().map(key_of::<T>).collect::<Result<Vec<_>>>()?;
+    lookup_rows::<A, T>(a, &keys)?
+        .into_iter()
+        .map(|r| r.map(|(row, _)| decode(&row)).transpose())
+        .collect()
+}
+
+async fn invalidate<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<bool> {
+    enter(a, Op::Invalidate).await?;
+    let key = key_of::<T>(key)?;
+    let now = a.root().clock().now();
+    a.apply(TableRef::of::<T>(Kind::Cache), [Write::Invalidate { key, now }])
+}
+
+async fn remaining_ttl<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<Option<Duration>> {
+    enter(a, Op::RemainingTtl).await?;
+    let key = key_of::<T>(key)?;
+    Ok(lookup_rows::<A, T>(a, std::slice::from_ref(&key))?
+        .pop()
+        .flatten()
+        .and_then(|(_, ttl)| ttl))
+}
+
+// ---- trait impls -------------------------------------------------------------------------------
+
+/// The backend traits, forwarding to the generic operations above; shared by `Memory` and `Tx`.
+macro_rules! backend_traits {
+    ($ty:ty) => {
+        impl RecordBackend for $ty {
+            async fn save<T: Keyed>(&self, entity: &T) -> Result<()> {
+                save(self, entity).await
+            }
+            async fn save_all<T: Keyed>(&self, entities: &[T]) -> Result<BatchReport> {
+                save_all(self, entities).await
+            }
+            async fn get<T: Keyed>(&self, key: &T::Key) -> Result<Option<T>> {
+                get(self, key).await
+            }
+            async fn get_many<T: Keyed>(&self, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
+                get_many(self, keys).await
+            }
+            async fn list<T: Keyed>(&self, query: &ListQuery<T>) -> Result<Page<T>> {
+                list(self, query).await
+            }
+            async fn delete<T: Keyed>(&self, key: &T::Key) -> Result<bool> {
+                delete::<_, T>(self, key).await
+            }
+        }
+
+        impl TimeSeriesBackend for $ty {
+            async fn append<T: TimeSeries>(&self, row: &T) -> Result<()> {
+                append(self, row).await
+            }
+            async fn append_all<T: TimeSeries>(&self, rows: &[T]) -> Result<BatchReport> {
+                append_all(self, rows).await
+            }
+            async fn range<T: TimeSeries>(&self, query: &RangeQuery<T>) -> Result<Vec<T>> {
+                range(self, query).await
+            }
+            async fn latest<T: TimeSeries>(
+                &self,
+                by: AnyColumn<T>,
+                filter: &Filter<T>,
+            ) -> Result<Vec<T>> {
+                latest(self, by, filter).await
+            }
+            async fn flush(&self) -> Result<()> {
+                // Every write is visible when its call returns.
+                enter(self, Op::Flush).await
+            }
+        }
+
+        impl MetricsBackend for $ty {
+            async fn quantile<T: TimeSeries>(
+                &self,
+                query: &MetricQuery<T>,
+                p: f64,
+            ) -> Result<Option<f64>> {
+                quantile(self, query, p).await
+            }
+            async fn summary<T: TimeSeries>(&self, query: &MetricQuery<T>) -> Result<Summary> {
+                summary(self, query).await
+            }
+            async fn downsample<T: TimeSeries>(
+                &self,
+                query: &MetricQuery<T>,
+                width: Duration,
+                aggregate: Aggregate,
+            ) -> Result<Vec<Bucket>> {
+                downsample(self, query, width, aggregate).await
+            }
+        }
+
+        impl CacheBackend for $ty {
+            async fn put<T: Keyed>(&self, entity: &T, ttl: Option<Duration>) -> Result<()> {
+                put(self, entity, ttl).await
+            }
+            async fn put_all<T: Keyed>(
+                &self,
+                entities: &[T],
+                ttl: Option<Duration>,
+            ) -> Result<BatchReport> {
+                put_all(self, entities, ttl).await
+            }
+            async fn lookup<T: Keyed>(&self, key: &T::Key) -> Result<Option<T>> {
+                lookup(self, key).await
+            }
+            async fn lookup_many<T: Keyed>(&self, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
+                lookup_many(self, keys).await
+            }
+            async fn invalidate<T: Keyed>(&self, key: &T::Key) -> Result<bool> {
+                invalidate::<_, T>(self, key).await
+            }
+            async fn remaining_ttl<T: Keyed>(&self, key: &T::Key) -> Result<Option<Duration>> {
+                remaining_ttl::<_, T>(self, key).await
+            }
+        }
+
+        impl TransactionalBackend for $ty {
+            type Tx = Tx;
+
+            async fn begin(&self) -> Result<Tx> {
+                enter(self, Op::Begin).await?;
+                Tx::begin(self)
+            }
+        }
+    };
+}
+
+backend_traits!(Memory);
+backend_traits!(Tx);
+
+impl Backend for Memory {
+    const NAME: &'static str = NAME;
+
+    fn capabilities(&self) -> Capabilities {
+        capabilities()
+    }
+
+    async fn health_check(&self) -> Result<()> {
+        enter(self, Op::HealthCheck).await
+    }
+}

@@ -1,0 +1,520 @@
+//! Event streams on Redis Streams: publish entities, consume them in groups, lose nothing.
+//!
+//! [`RedisStream::publish`] appends one entity (encoded by [`super::codec`], in the entry's `v`
+//! field) with `XADD key MAXLEN ~ N *`, so the stream stays near `N` entries (default 10,000)
+//! without the cost of exact trimming. A [`StreamConsumer`] reads as one member of a consumer
+//! group with `XREADGROUP ... BLOCK` on a connection of its own (a blocking read on the shared
+//! multiplexed connection would stall every other command), and acknowledges with `XACK`. Entries
+//! read but never acknowledged (the consumer crashed) stay pending in the group; any other
+//! consumer takes them over with [`StreamConsumer::claim_stale`] (`XAUTOCLAIM` with a minimum idle
+//! time), so a consumer that dies loses nothing.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use dal_backends::redis::{Redis, RedisStream};
+//! # #[derive(Clone, dal::Entity)]
+//! # struct Fill { #[entity(id)] id: i64, qty: f64 }
+//! # async fn demo(redis: Redis) -> dal::Result<()> {
+//! let fills: RedisStream<Fill> = RedisStream::new(&redis, "fills");
+//! fills.publish(&Fill { id: 1, qty: 2.5 }).await?;
+//!
+//! let consumer = fills.consumer("settlement", "worker-1").await?;
+//! // First take over what a crashed worker left pending for over 30 s, then read new entries.
+//! let mut batch = consumer.claim_stale(Duration::from_secs(30), 100).await?;
+//! batch.extend(consumer.read(100, Duration::from_millis(500)).await?);
+//! for entry in &batch {
+//!     match &entry.entity {
+//!         Ok(fill) => println!("settle {}", fill.qty),
+//!         // A poison entry is acknowledged too, after logging it, or it stays pending forever.
+//!         Err(e) => eprintln!("undecodable entry {}: {e}", entry.id),
+//!     }
+//! }
+//! consumer.ack(&batch).await?;
+//! # Ok(()) }
+//! ```
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use ::redis::Value as RedisValue;
+use ::redis::aio::ConnectionManager;
+use dal::entity::Entity;
+use dal::{Error, Result};
+
+use super::codec::decode_value;
+use super::error::{from_redis, unexpected_reply};
+use super::{NAME, Redis};
+
+/// The entry field that holds the encoded entity.
+const VALUE_FIELD: &str = "v";
+
+/// A Redis stream of entities `T`, under the handle's namespace. Cheap to clone.
+pub struct RedisStream<T> {
+    redis: Redis,
+    key: String,
+    max_len: usize,
+    _entity: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for RedisStream<T> {
+    fn clone(&self) -> Self {
+        RedisStream {
+            redis: self.redis.clone(),
+            key: self.key.clone(),
+            max_len: self.max_len,
+            _entity: PhantomData,
+        }
+    }
+}
+
+impl<T: Entity> std::fmt::Debug for RedisStream<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStream")
+            .field("entity", &T::META.name)
+            .field("key", &self.key)
+            .field("max_len", &self.max_len)
+            .finish()
+    }
+}
+
+/// One entry read from a stream.
+#[derive(Debug)]
+pub struct StreamEntry<T> {
+    /// The entry id (`1700000000000-0`), used to acknowledge it.
+    pub id: String,
+    /// The decoded entity, or the codec error of an entry that does not decode (a poison entry:
+    /// acknowledge it after logging, or it stays pending forever).
+    pub entity: Result<T>,
+}
+
+impl<T> AsRef<str> for StreamEntry<T> {
+    fn as_ref(&self) -> &str {
+        &self.id
+    }
+}
+
+impl<T: Entity> RedisStream<T> {
+    /// The stream `name` (under the handle's namespace), trimmed to about
+    /// [`super::RedisOptions::max_stream_len`] entries.
+    pub fn new(redis: &Redis, name: &str) -> Self {
+        RedisStream {
+            redis: redis.clone(),
+            key: redis.prefixed(name),
+            max_len: redis.options().max_stream_len,
+            _entity: PhantomData,
+        }
+    }
+
+    /// The same stream trimmed to about `max_len` entries (at least 1).
+    pub fn with_max_len(mut self, max_len: usize) -> Self {
+        self.max_len = max_len.max(1);
+        self
+    }
+
+    /// The Redis key of the stream (namespace included).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    fn xadd(&self, entity: &T) -> Result<::redis::Cmd> {
+        let mut cmd = ::redis::cmd("XADD");
+        cmd.arg(&self.key)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.max_len)
+            .arg("*")
+            .arg(VALUE_FIELD);
+        self.redis.with_encoded(entity, |bytes| {
+            cmd.arg(bytes);
+        })?;
+        Ok(cmd)
+    }
+
+    /// Appends `entity`; returns the new entry's id.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] for a value over the size limit (nothing is sent); transient errors
+    /// when Redis is unreachable.
+    pub async fn publish(&self, entity: &T) -> Result<String> {
+        let cmd = self.xadd(entity)?;
+        let mut conn = self.redis.connection();
+        cmd.query_async(&mut conn)
+            .await
+            .map_err(|e| from_redis(e, "XADD"))
+    }
+
+    /// Appends every entity in one pipeline; returns their ids in order.
+    ///
+    /// # Errors
+    /// The first entity that cannot be encoded (then nothing is sent), or the pipeline's error.
+    pub async fn publish_all(&self, entities: &[T]) -> Result<Vec<String>> {
+        if entities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = ::redis::pipe();
+        for entity in entities {
+            pipe.add_command(self.xadd(entity)?);
+        }
+        let mut conn = self.redis.connection();
+        pipe.query_async(&mut conn)
+            .await
+            .map_err(|e| from_redis(e, "XADD pipeline"))
+    }
+
+    /// Number of entries in the stream (`XLEN`; 0 when it does not exist).
+    ///
+    /// # Errors
+    /// Transient errors when Redis is unreachable.
+    pub async fn len(&self) -> Result<u64> {
+        let mut conn = self.redis.connection();
+        ::redis::cmd("XLEN")
+            .arg(&self.key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| from_redis(e, "XLEN"))
+    }
+
+    /// Creates consumer group `group` reading entries added from now on (`$`), creating the stream
+    /// if needed. Returns `false` when the group already exists (left unchanged).
+    ///
+    /// # Errors
+    /// Transient errors when Redis is unreachable.
+    pub async fn create_group(&self, group: &str) -> Result<bool> {
+        self.create_group_at(group, "$").await
+    }
+
+    /// Creates consumer group `group` reading from the oldest retained entry (`0`), creating the
+    /// stream if needed. Returns `false` when the group already exists (left unchanged).
+    ///
+    /// # Errors
+    /// Transient errors when Redis is unreachable.
+    pub async fn create_group_from_start(&self, group: &str) -> Result<bool> {
+        self.create_group_at(group, "0").await
+    }
+
+    async fn create_group_at(&self, group: &str, start: &str) -> Result<bool> {
+        let mut conn = self.redis.connection();
+        let created: RedisResultUnit = ::redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(&self.key)
+            .arg(group)
+            .arg(start)
+            .arg("MKSTREAM")
+            .exec_async(&mut conn)
+            .await;
+        match created {
+            Ok(()) => Ok(true),
+            Err(e) if e.code() == Some("BUSYGROUP") => Ok(false),
+            Err(e) => Err(from_redis(e, "XGROUP CREATE")),
+        }
+    }
+
+    /// A consumer named `consumer` in group `group`, on a connection of its own. Creates the group
+    /// from the oldest retained entry when it does not exist, so entries published before the
+    /// first consumer started are not skipped (call [`RedisStream::create_group`] first to start
+    /// from new entries only).
+    ///
+    /// # Errors
+    /// Transient errors when Redis is unreachable.
+    pub async fn consumer(&self, group: &str, consumer: &str) -> Result<StreamConsumer<T>> {
+        self.create_group_from_start(group).await?;
+        Ok(StreamConsumer {
+            stream: self.clone(),
+            group: group.to_owned(),
+            name: consumer.to_owned(),
+            blocking: self.redis.dedicated_connection().await?,
+        })
+    }
+
+    /// Deletes the stream with its groups and pending entries; whether it existed.
+    ///
+    /// # Errors
+    /// Transient errors when Redis is unreachable.
+    pub async fn destroy(&self) -> Result<bool> {
+        let mut conn = self.redis.connection();
+        let removed: u64 = ::redis::cmd("DEL")
+            .arg(&self.key)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| from_redis(e, "DEL"))?;
+        Ok(removed > 0)
+    }
+}
+
+type RedisResultUnit = ::redis::RedisResult<()>;
+
+/// One member of a consumer group (see the module docs). Methods take `&self`; blocking reads
+/// use the consumer's own connection, everything else the handle's shared connections.
+pub struct StreamConsumer<T> {
+    stream: RedisStream<T>,
+    group: String,
+    name: String,
+    blocking: ConnectionManager,
+}
+
+impl<T: Entity> std::fmt::Debug for StreamConsumer<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamConsumer")
+            .field("stream", &self.stream)
+            .field("group", &self.group)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl<T: Entity> StreamConsumer<T> {
+    /// The consumer's name within its group.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The consumer group.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+
+    /// Up to `count` entries never delivered to this group, waiting up to `block` for the first
+    /// one (`Duration::ZERO`: do not wait). They stay pending until [`StreamConsumer::ack`].
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when the server does not answer within `block` plus the response
+    /// timeout; transient errors when Redis is unreachable.
+    pub async fn read(&self, count: usize, block: Duration) -> Result<Vec<StreamEntry<T>>> {
+        let mut cmd = ::redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(&self.group)
+            .arg(&self.name)
+            .arg("COUNT")
+            .arg(count.max(1));
+        if !block.is_zero() {
+            // BLOCK 0 would wait forever: a zero duration means "do not block" instead.
+            cmd.arg("BLOCK").arg(block.as_millis().max(1) as u64);
+        }
+        cmd.arg("STREAMS").arg(&self.stream.key).arg(">");
+        let limit = block + self.stream.redis.options().response_timeout;
+        let mut conn = self.blocking.clone();
+        let reply: RedisValue = tokio::time::timeout(limit, cmd.query_async(&mut conn))
+            .await
+            .map_err(|_| Error::Timeout {
+                backend: NAME,
+                operation: "XREADGROUP".into(),
+            })?
+            .map_err(|e| from_redis(e, "XREADGROUP"))?;
+        let (entries, _) = read_reply::<T>(reply)?;
+        Ok(entries)
+    }
+
+    /// Up to `count` entries delivered to this consumer but not yet acknowledged (after a restart
+    /// under the same name). Entries trimmed from the stream meanwhile are acknowledged and
+    /// skipped.
+    ///
+    /// # Errors
+    /// Transient errors when Redis is unreachable.
+    pub async fn read_pending(&self, count: usize) -> Result<Vec<StreamEntry<T>>> {
+        let mut conn = self.stream.redis.connection();
+        let reply: RedisValue = ::redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(&self.group)
+            .arg(&self.name)
+            .arg("COUNT")
+            .arg(count.max(1))
+            .arg("STREAMS")
+            .arg(&self.stream.key)
+            .arg("0")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| from_redis(e, "XREADGROUP"))?;
+        let (entries, trimmed) = read_reply::<T>(reply)?;
+        if !trimmed.is_empty() {
+            self.ack(&trimmed).await?;
+        }
+        Ok(entries)
+    }
+
+    /// Acknowledges entries (by id, or the entries themselves); returns how many were pending.
+    ///
+    /// # Errors
+    /// Transient errors when Redis is unreachable.
+    pub async fn ack<I: AsRef<str>>(&self, ids: &[I]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut cmd = ::redis::cmd("XACK");
+        cmd.arg(&self.stream.key).arg(&self.group);
+        for id in ids {
+            cmd.arg(id.as_ref());
+        }
+        let mut conn = self.stream.redis.connection();
+        cmd.query_async(&mut conn)
+            .await
+            .map_err(|e| from_redis(e, "XACK"))
+    }
+
+    /// Takes over up to `count` entries that other consumers of the group (or this one) read but
+    /// did not acknowledge for at least `min_idle` (`XAUTOCLAIM`), and returns them; they are
+    /// now pending for this consumer. Entries trimmed from the stream meanwhile are dropped from
+    /// the group by Redis.
+    ///
+    /// # Errors
+    /// Transient errors when Redis is unreachable.
+    pub async fn claim_stale(
+        &self,
+        min_idle: Duration,
+        count: usize,
+    ) -> Result<Vec<StreamEntry<T>>> {
+        let count = count.max(1);
+        let min_idle_ms = min_idle.as_millis() as u64;
+        let mut conn = self.stream.redis.connection();
+        let mut out = Vec::new();
+        let mut start = String::from("0-0");
+        // XAUTOCLAIM scans the pending list in steps; go round until it wraps or `count` is met.
+        loop {
+            let reply: RedisValue = ::redis::cmd("XAUTOCLAIM")
+                .arg(&self.stream.key)
+                .arg(&self.group)
+                .arg(&self.name)
+                .arg(min_idle_ms)
+                .arg(&start)
+                .arg("COUNT")
+                .arg(count - out.len())
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| from_redis(e, "XAUTOCLAIM"))?;
+            let (next, entries) = autoclaim_reply::<T>(reply)?;
+            out.extend(entries);
+            if next == "0-0" || out.len() >= count {
+                return Ok(out);
+            }
+            start = next;
+        }
+    }
+
+    /// Number of entries read but not yet acknowledged in the whole group (`XPENDING`).
+    ///
+    /// # Errors
+    /// Transient errors when Redis is unreachable.
+    pub async fn pending_count(&self) -> Result<u64> {
+        let mut conn = self.stream.redis.connection();
+        let reply: RedisValue = ::redis::cmd("XPENDING")
+            .arg(&self.stream.key)
+            .arg(&self.group)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| from_redis(e, "XPENDING"))?;
+        match reply {
+            RedisValue::Array(items) => match items.first() {
+                Some(RedisValue::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
+                other => Err(unexpected_reply("XPENDING", format!("{other:?}"))),
+            },
+            other => Err(unexpected_reply("XPENDING", format!("{other:?}"))),
+        }
+    }
+}
+
+fn bulk_string(v: &RedisValue) -> Option<String> {
+    match v {
+        RedisValue::BulkString(b) => String::from_utf8(b.clone()).ok(),
+        RedisValue::SimpleString(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Parses one entry `[id, [field, value, ...] | nil]`. `Ok(Err(id))` for an entry whose content
+/// was trimmed from the stream.
+fn entry<T: Entity>(
+    v: RedisValue,
+    op: &str,
+) -> Result<std::result::Result<StreamEntry<T>, String>> {
+    let RedisValue::Array(mut parts) = v else {
+        return Err(unexpected_reply(op, "an entry is not an array"));
+    };
+    if parts.len() < 2 {
+        return Err(unexpected_reply(op, "an entry has no fields"));
+    }
+    let fields = parts.swap_remove(1);
+    let id =
+        bulk_string(&parts[0]).ok_or_else(|| unexpected_reply(op, "an entry id is not text"))?;
+    let fields = match fields {
+        RedisValue::Array(fields) => fields,
+        RedisValue::Nil => return Ok(Err(id)),
+        _ => return Err(unexpected_reply(op, "entry fields are not an array")),
+    };
+    let mut value = None;
+    for pair in fields.chunks(2) {
+        if let [RedisValue::BulkString(name), RedisValue::BulkString(bytes)] = pair
+            && name == VALUE_FIELD.as_bytes()
+        {
+            value = Some(bytes);
+            break;
+        }
+    }
+    let entity = match value {
+        Some(bytes) => decode_value::<T>(bytes),
+        None => Err(Error::Codec {
+            entity: T::META.name,
+            field: "<value>",
+            message: format!("stream entry {id} has no '{VALUE_FIELD}' field: not written by dal"),
+        }),
+    };
+    Ok(Ok(StreamEntry { id, entity }))
+}
+
+/// Entries of an `XREADGROUP` reply (nil on timeout; one stream) and ids of trimmed entries.
+#[allow(clippy::type_complexity)]
+fn read_reply<T: Entity>(reply: RedisValue) -> Result<(Vec<StreamEntry<T>>, Vec<String>)> {
+    const OP: &str = "XREADGROUP";
+    let streams = match reply {
+        RedisValue::Nil => return Ok((Vec::new(), Vec::new())),
+        // RESP2: [[key, entries], ...]
+        RedisValue::Array(streams) => streams
+            .into_iter()
+            .map(|s| match s {
+                RedisValue::Array(mut kv) if kv.len() == 2 => Ok(kv.swap_remove(1)),
+                _ => Err(unexpected_reply(OP, "a stream is not [key, entries]")),
+            })
+            .collect::<Result<Vec<_>>>()?,
+        // RESP3: {key: entries}
+        RedisValue::Map(streams) => streams.into_iter().map(|(_, v)| v).collect(),
+        other => return Err(unexpected_reply(OP, format!("{other:?}"))),
+    };
+    let mut entries = Vec::new();
+    let mut trimmed = Vec::new();
+    for list in streams {
+        let RedisValue::Array(list) = list else {
+            return Err(unexpected_reply(OP, "entries are not an array"));
+        };
+        for e in list {
+            match entry::<T>(e, OP)? {
+                Ok(e) => entries.push(e),
+                Err(id) => trimmed.push(id),
+            }
+        }
+    }
+    Ok((entries, trimmed))
+}
+
+/// `XAUTOCLAIM` reply: `[next, entries, deleted_ids?]`.
+fn autoclaim_reply<T: Entity>(reply: RedisValue) -> Result<(String, Vec<StreamEntry<T>>)> {
+    const OP: &str = "XAUTOCLAIM";
+    let RedisValue::Array(mut parts) = reply else {
+        return Err(unexpected_reply(OP, "reply is not an array"));
+    };
+    if parts.len() < 2 {
+        return Err(unexpected_reply(OP, "reply is too short"));
+    }
+    let next = bulk_string(&parts[0]).ok_or_else(|| unexpected_reply(OP, "cursor is not text"))?;
+    let RedisValue::Array(list) = parts.swap_remove(1) else {
+        return Err(unexpected_reply(OP, "claimed entries are not an array"));
+    };
+    let mut entries = Vec::with_capacity(list.len());
+    for e in list {
+        // Redis < 7 reports trimmed entries as nil in place; they have nothing to process.
+        if matches!(e, RedisValue::Nil) {
+            continue;
+        }
+        if let Ok(e) = entry::<T>(e, OP)? {
+            entries.push(e);
+        }
+    }
+    Ok((next, entries))
+}

@@ -85,6 +85,30 @@ pub struct FieldMeta {
     pub max_len: Option<u32>,
 }
 
+impl FieldMeta {
+    /// Checks text stored in this field against its `max_len` (counted in characters, as
+    /// Postgres `VARCHAR(n)` counts). Backends call it so that every store rejects the same text.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] naming entity and field when the text is longer.
+    pub fn check_max_len(&self, text: &str) -> Result<()> {
+        match self.max_len {
+            // A string of at most `max` bytes has at most `max` characters: skip the count.
+            Some(max) if text.len() > max as usize => {
+                let chars = text.chars().count();
+                if chars > max as usize {
+                    return Err(crate::Error::invalid_field(
+                        self,
+                        format_args!("{chars} characters exceed max_len = {max}"),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// QuestDB partitioning unit (`PARTITION BY ...`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Partition {

@@ -65,17 +65,8 @@ fn check_row(meta: &'static EntityMeta, row: &[Value]) -> Result<()> {
         ));
     }
     for field in meta.fields {
-        if let (Some(max), Some(Value::Text(text))) = (field.max_len, row.get(field.index)) {
-            // Cheap check first: a string of at most `max` bytes has at most `max` chars.
-            if text.len() > max as usize {
-                let chars = text.chars().count();
-                if chars > max as usize {
-                    return Err(Error::invalid_field(
-                        field,
-                        format_args!("{chars} characters exceed max_len = {max}"),
-                    ));
-                }
-            }
+        if let (Some(_), Some(Value::Text(text))) = (field.max_len, row.get(field.index)) {
+            field.check_max_len(text)?;
         }
     }
     Ok(())

@@ -401,3 +401,260 @@ impl<B: RecordBackend> ConfigStore for Configs<B> {
         self.configs.list_all(Filter::all()).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use dal::Memory;
+    use dal::memory::{Fault, ManualClock, Op};
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::models::{Action, Mode};
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH
+            + chrono::Duration::days(20_000)
+            + chrono::Duration::seconds(secs)
+    }
+
+    fn trade(secs: i64, token: &str) -> Trade {
+        Trade {
+            id: Uuid::new_v4(),
+            timestamp: at(secs),
+            trader_id: "t1".into(),
+            mode: Mode::Paper,
+            action: Action::Buy,
+            base_token: token.into(),
+            quote_token: "USDC".into(),
+            amount: 1.0,
+            price: 100.0 + secs as f64,
+            slippage: 0.001,
+            fee: 0.25,
+            priority_fee: 5_000,
+            transfer_fee: None,
+            tx_signature: None,
+            latency_ms: 12,
+            mev_protected: true,
+        }
+    }
+
+    fn fixed_clock(t: DateTime<Utc>) -> Clock {
+        Arc::new(move || t)
+    }
+
+    #[tokio::test]
+    async fn trades_by_token_are_newest_first_and_limited() {
+        let trades = Trades::new(Memory::new());
+        trades.save_trade(&trade(0, "SOL")).await.unwrap();
+        let batch: Vec<Trade> = (1..=5)
+            .map(|i| trade(i, if i % 2 == 0 { "BONK" } else { "SOL" }))
+            .collect();
+        trades.batch_save_trades(&batch).await.unwrap();
+
+        let sol = trades.get_trades_by_token(&"SOL".into(), 2).await.unwrap();
+        let secs: Vec<i64> = sol
+            .iter()
+            .map(|t| (t.timestamp - at(0)).num_seconds())
+            .collect();
+        assert_eq!(secs, [5, 3]);
+        assert!(sol.iter().all(|t| t.base_token == "SOL"));
+        let bonk = trades
+            .get_trades_by_token(&"BONK".into(), 10)
+            .await
+            .unwrap();
+        assert_eq!(bonk.len(), 2);
+        assert_eq!(bonk[0], batch[3]);
+    }
+
+    #[tokio::test]
+    async fn timerange_includes_start_and_excludes_end() {
+        let trades = Trades::new(Memory::new());
+        let batch: Vec<Trade> = (0..10).map(|i| trade(i, "SOL")).collect();
+        trades.batch_save_trades(&batch).await.unwrap();
+        let got = trades.get_trades_in_timerange(at(2), at(5)).await.unwrap();
+        assert_eq!(got, batch[2..5].to_vec());
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_surfaces_as_the_seeds_db_error() {
+        let memory = Memory::new();
+        memory.inject(Fault::on(Op::AppendAll).times(1));
+        let trades = Trades::new(memory);
+        let err = trades
+            .batch_save_trades(&[trade(0, "SOL")])
+            .await
+            .unwrap_err();
+        assert!(err.is_transient(), "{err}");
+        // The fault was for one call only: the retry goes through.
+        trades.batch_save_trades(&[trade(0, "SOL")]).await.unwrap();
+        assert_eq!(
+            trades
+                .get_trades_by_token(&"SOL".into(), 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn p99_latency_is_per_operation_and_windowed() {
+        let memory = Memory::new();
+        let early = Metrics::with_clock(memory.clone(), fixed_clock(at(0)));
+        for ms in 1..=100 {
+            early
+                .record_latency("save_trade", f64::from(ms))
+                .await
+                .unwrap();
+        }
+        early.record_latency("get_price", 1_000.0).await.unwrap();
+        let p99 = early
+            .get_p99_latency("save_trade", Duration::from_secs(1))
+            .await
+            .unwrap();
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(Some(p99), dal::query::percentile_cont(&values, 0.99));
+
+        // Ten seconds later the one-second window is empty; a wider one still sees them.
+        let later = Metrics::with_clock(memory, fixed_clock(at(10)));
+        let err = later
+            .get_p99_latency("save_trade", Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DbError::NotFound {
+                    entity: "MetricPoint",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let wide = later
+            .get_p99_latency("save_trade", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(wide, p99);
+    }
+
+    #[tokio::test]
+    async fn slippage_and_mev_events_are_stored_as_rows() {
+        let memory = Memory::new();
+        let metrics = Metrics::with_clock(memory.clone(), fixed_clock(at(0)));
+        metrics.record_slippage(&"SOL".into(), 12).await.unwrap();
+        let event = MevEvent {
+            id: Uuid::new_v4(),
+            timestamp: at(0),
+            trader_id: "t1".into(),
+            sandwich_probability: 0.8,
+            estimated_loss_bps: 40,
+            avoided: true,
+            priority_fee: 10_000,
+        };
+        metrics.record_mev_event(&event).await.unwrap();
+
+        let points: Repository<MetricPoint, Memory> = Repository::new(memory.clone());
+        let rows = points.range(&RangeQuery::new(at(0), at(1))).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].metric_name, "slippage_bps.SOL");
+        assert_eq!(rows[0].value, 12.0);
+        assert_eq!(rows[0].labels.get("token").map(String::as_str), Some("SOL"));
+        let events: Repository<MevEvent, Memory> = Repository::new(memory);
+        assert_eq!(
+            events.range(&RangeQuery::new(at(0), at(1))).await.unwrap(),
+            [event]
+        );
+    }
+
+    #[tokio::test]
+    async fn prices_expire_after_their_ttl() {
+        let clock = ManualClock::new();
+        let prices = Prices::with_clock(Memory::with_clock(clock.clone()), fixed_clock(at(0)));
+        let sol = "SOL".to_string();
+        prices
+            .cache_price(&sol, 151.5, Duration::from_secs(2))
+            .await
+            .unwrap();
+        assert_eq!(prices.get_price(&sol).await.unwrap(), Some(151.5));
+        assert_eq!(prices.get_price(&"BONK".into()).await.unwrap(), None);
+        clock.advance(Duration::from_millis(1_999));
+        assert_eq!(prices.get_price(&sol).await.unwrap(), Some(151.5));
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(prices.get_price(&sol).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn pool_state_is_keyed_by_the_argument() {
+        let prices = Prices::new(Memory::new());
+        let state = PoolState {
+            pool: "wrong".into(),
+            base_token: "SOL".into(),
+            quote_token: "USDC".into(),
+            base_reserve: 1_000.0,
+            quote_reserve: 150_000.0,
+            fee_bps: 25,
+            slot: 1,
+        };
+        let pool = "pool:with:colons{and braces}".to_string();
+        prices
+            .cache_pool_state(&pool, state.clone(), Duration::from_secs(2))
+            .await
+            .unwrap();
+        let got = prices.get_pool_state(&pool).await.unwrap().unwrap();
+        assert_eq!(got.pool, pool);
+        assert_eq!(got.quote_reserve, state.quote_reserve);
+        assert_eq!(prices.get_pool_state(&"wrong".into()).await.unwrap(), None);
+    }
+
+    fn config(n: u128, name: &str) -> TraderConfig {
+        TraderConfig {
+            id: Uuid::from_u128(n),
+            name: name.into(),
+            mode: Mode::Paper,
+            max_position_size: Decimal::new(1_000_012_345_678, 8),
+            max_daily_loss: Decimal::from(500),
+            max_slippage_bps: 30,
+            mev_protection_enabled: true,
+            created_at: at(0),
+            updated_at: at(0),
+        }
+    }
+
+    #[tokio::test]
+    async fn configs_upsert_get_and_list_in_id_order() {
+        let configs = Configs::new(Memory::new());
+        for (n, name) in [(3, "c"), (1, "a"), (2, "b")] {
+            configs.save_trader_config(&config(n, name)).await.unwrap();
+        }
+        let mut live = config(2, "b");
+        live.mode = Mode::Live;
+        configs.save_trader_config(&live).await.unwrap();
+
+        let id = Uuid::from_u128(2).to_string();
+        assert_eq!(configs.get_trader_config(&id).await.unwrap(), Some(live));
+        let missing = Uuid::from_u128(9).to_string();
+        assert_eq!(configs.get_trader_config(&missing).await.unwrap(), None);
+        let names: Vec<String> = configs
+            .list_trader_configs()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_config_id_that_is_not_a_uuid_is_a_validation_error_naming_the_field() {
+        let configs = Configs::new(Memory::new());
+        let err = configs.get_trader_config("trader-1").await.unwrap_err();
+        match &err {
+            DbError::Validation { entity, field, .. } => {
+                assert_eq!((*entity, *field), ("TraderConfig", Some("id")));
+            }
+            other => panic!("expected a validation error, got {other}"),
+        }
+        assert!(err.to_string().contains("trader-1"), "{err}");
+    }
+}

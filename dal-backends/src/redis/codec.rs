@@ -276,7 +276,9 @@ impl FieldVisitor for Writer<'_> {
         self.out.extend_from_slice(&v.to_bits().to_le_bytes());
         Ok(())
     }
-    fn str(&mut self, _: &'static FieldMeta, v: &str) -> Result<()> {
+    fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
+        // The same `max_len` rule as every other store, so a value valid here is valid there.
+        field.check_max_len(v)?;
         self.len_prefixed(TAG_TEXT, v.as_bytes());
         Ok(())
     }

@@ -1,0 +1,427 @@
+//! The Redis cache and record stores against the real server (`REDIS_URL`): round trips, TTLs,
+//! key codec edge cases, listing, wrong-type / corrupted / oversized values.
+
+mod redis_common;
+
+use std::time::Duration;
+
+use dal::{Backend, CacheStore, Error, ListQuery, RecordStore, RecordStoreExt, Repository};
+use dal_backends::redis::driver::{self, AsyncCommands};
+use dal_backends::redis::{Redis, RedisOptions, codec};
+use redis_common::*;
+
+#[tokio::test]
+async fn cache_round_trip_with_default_and_explicit_ttl() {
+    let Some(redis) = redis("rs_cache").await else {
+        return;
+    };
+    redis.health_check().await.expect("PING");
+    let prices: Repository<Price, Redis> = Repository::new(redis.clone());
+
+    let mut sol = price("SOL", 151.25);
+    sol.note = None;
+    prices.put(&sol).await.expect("put");
+    assert_eq!(
+        prices.lookup(&"SOL".to_string()).await.expect("lookup"),
+        Some(sol.clone())
+    );
+
+    // Default TTL (2 s) was written with the value.
+    let left = prices
+        .remaining_ttl(&"SOL".into())
+        .await
+        .expect("pttl")
+        .expect("has a TTL");
+    assert!(
+        left > Duration::from_millis(1_000) && left <= Duration::from_secs(2),
+        "{left:?}"
+    );
+
+    // An explicit short TTL really expires.
+    let eth = price("ETH", f64::NAN);
+    prices
+        .put_with_ttl(&eth, Duration::from_millis(80))
+        .await
+        .expect("put_with_ttl");
+    let got = prices
+        .lookup(&"ETH".into())
+        .await
+        .expect("lookup")
+        .expect("present");
+    assert!(got.usd.is_nan(), "NaN round-trips");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(prices.lookup(&"ETH".into()).await.expect("lookup"), None);
+    assert_eq!(
+        prices.remaining_ttl(&"ETH".into()).await.expect("pttl"),
+        None
+    );
+
+    // Zero TTL is refused; invalidate reports whether something was removed.
+    let zero = prices.put_with_ttl(&sol, Duration::ZERO).await;
+    assert!(
+        matches!(
+            zero,
+            Err(Error::Validation {
+                entity: "Price",
+                ..
+            })
+        ),
+        "{zero:?}"
+    );
+    assert!(prices.invalidate(&"SOL".into()).await.expect("del"));
+    assert!(!prices.invalidate(&"SOL".into()).await.expect("del again"));
+    clear_namespace(&redis).await;
+}
+
+#[tokio::test]
+async fn batches_are_pipelined_and_keep_request_order() {
+    let Some(redis) = redis("rs_batch").await else {
+        return;
+    };
+    let prices: Repository<Price, Redis> = Repository::new(redis.clone());
+    let batch: Vec<Price> = (0..500)
+        .map(|i| price(&format!("T{i}"), f64::from(i)))
+        .collect();
+    let report = prices.put_all(&batch).await.expect("put_all");
+    assert_eq!((report.written, report.failed.len()), (500, 0));
+
+    let keys: Vec<String> = ["T7", "missing", "T499", "T0", "T7"]
+        .map(String::from)
+        .to_vec();
+    let got = prices.lookup_many(&keys).await.expect("lookup_many");
+    let usd: Vec<Option<f64>> = got.iter().map(|p| p.as_ref().map(|p| p.usd)).collect();
+    assert_eq!(usd, [Some(7.0), None, Some(499.0), Some(0.0), Some(7.0)]);
+    assert!(prices.lookup_many(&[]).await.expect("empty").is_empty());
+
+    // Every cached entry carries the entity's default TTL.
+    let left = prices.remaining_ttl(&"T250".into()).await.expect("pttl");
+    assert!(
+        left.is_some_and(|d| d <= Duration::from_secs(2)),
+        "{left:?}"
+    );
+    clear_namespace(&redis).await;
+}
+
+#[tokio::test]
+async fn records_have_no_ttl_and_upsert() {
+    let Some(redis) = redis("rs_rec").await else {
+        return;
+    };
+    let pools: Repository<Pool, Redis> = Repository::new(redis.clone());
+    let key = ("sol".to_string(), "AbC".to_string());
+    let mut p = Pool {
+        chain: key.0.clone(),
+        address: key.1.clone(),
+        reserve: 1,
+    };
+    pools.save(&p).await.expect("save");
+    p.reserve = 2;
+    pools.save(&p).await.expect("upsert");
+    assert_eq!(pools.get(&key).await.expect("get"), Some(p.clone()));
+    assert_eq!(
+        pools
+            .get_required(&key)
+            .await
+            .expect("get_required")
+            .reserve,
+        2
+    );
+    let left = CacheStore::remaining_ttl(&pools, &key).await.expect("pttl");
+    assert_eq!(left, None, "records never expire");
+    assert!(pools.delete(&key).await.expect("delete"));
+    assert!(matches!(
+        pools.get_required(&key).await,
+        Err(Error::NotFound { .. })
+    ));
+    clear_namespace(&redis).await;
+}
+
+/// Id parts made of separators, braces, spaces, unicode and empty strings: every one gets its
+/// own key, no key contains a hash tag, and each reads back exactly.
+#[tokio::test]
+async fn awkward_key_parts_round_trip_without_collisions() {
+    let Some(redis) = redis("rs_keys").await else {
+        return;
+    };
+    let pools: Repository<Pool, Redis> = Repository::new(redis.clone());
+    let parts: &[(&str, &str)] = &[
+        ("a", "b"),
+        ("a:b", ""),
+        ("a", ":b"),
+        ("a:", "b"),
+        ("", "a:b"),
+        ("", ""),
+        (":", ""),
+        ("", ":"),
+        ("{a}", "b"),
+        ("a", "{b}"),
+        ("{", "}"),
+        ("}{", ""),
+        ("%3A", ""),
+        ("%", "3A"),
+        ("sp ace", "tab\there"),
+        ("ünï", "cødé 🚀"),
+        ("*", "?"),
+        ("[ab]", "\\"),
+        ("nul\0", "x"),
+    ];
+    let all: Vec<Pool> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, (c, a))| Pool {
+            chain: (*c).into(),
+            address: (*a).into(),
+            reserve: i as i64,
+        })
+        .collect();
+    let report = pools.save_all(&all).await.expect("save_all");
+    assert!(report.is_complete(), "{:?}", report.failed);
+
+    let keys = namespace_keys(&redis).await;
+    assert_eq!(
+        keys.len(),
+        parts.len(),
+        "one distinct Redis key per entity: {keys:#?}"
+    );
+    for k in &keys {
+        let local = k.split_once(':').map(|(_, rest)| rest).unwrap_or(k);
+        assert!(
+            !local.contains('{') && !local.contains('}'),
+            "hash tag in {k:?}"
+        );
+    }
+    for p in &all {
+        let got = pools
+            .get(&(p.chain.clone(), p.address.clone()))
+            .await
+            .expect("get");
+        assert_eq!(
+            got.as_ref(),
+            Some(p),
+            "key parts {:?}/{:?}",
+            p.chain,
+            p.address
+        );
+    }
+    // Listing sees every one exactly once, in key order.
+    let listed = pools.list_all(dal::Filter::all()).await.expect("list_all");
+    let mut expected = all.clone();
+    expected.sort_by(|x, y| {
+        (x.chain.as_bytes(), x.address.as_bytes()).cmp(&(y.chain.as_bytes(), y.address.as_bytes()))
+    });
+    assert_eq!(listed, expected);
+    clear_namespace(&redis).await;
+}
+
+#[tokio::test]
+async fn list_scans_filters_and_pages_in_key_order() {
+    let Some(redis) = redis("rs_list").await else {
+        return;
+    };
+    let pools: Repository<Pool, Redis> = Repository::new(redis.clone());
+    let all: Vec<Pool> = (0..57)
+        .map(|i| Pool {
+            chain: format!("c{}", i % 3),
+            address: format!("a{i:03}"),
+            reserve: i,
+        })
+        .collect();
+    pools.save_all(&all).await.expect("save_all");
+    // Another entity in the same namespace, even with a colliding prefix, is not listed.
+    let prices: Repository<Price, Redis> = Repository::new(redis.clone());
+    prices.put(&price("pool", 1.0)).await.expect("put");
+
+    let filter = Pool::RESERVE.ge(10);
+    let mut query = ListQuery::new(filter.clone(), 10);
+    let mut seen: Vec<Pool> = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = pools.list(&query).await.expect("list");
+        pages += 1;
+        assert!(page.items.len() <= 10);
+        seen.extend(page.items);
+        match page.next {
+            Some(c) => query.after = Some(c),
+            None => break,
+        }
+    }
+    let mut expected: Vec<Pool> = all.iter().filter(|p| p.reserve >= 10).cloned().collect();
+    expected.sort_by(|x, y| (&x.chain, &x.address).cmp(&(&y.chain, &y.address)));
+    assert_eq!(seen, expected);
+    assert_eq!(pages, 5, "47 rows at 10 per page");
+    let bad = pools.list(&ListQuery::new(dal::Filter::all(), 0)).await;
+    assert!(matches!(bad, Err(Error::Validation { .. })), "{bad:?}");
+    clear_namespace(&redis).await;
+}
+
+#[tokio::test]
+async fn another_entitys_value_under_the_key_is_a_typed_error() {
+    let Some(redis) = redis("rs_wrong").await else {
+        return;
+    };
+    let impostors: Repository<Impostor, Redis> = Repository::new(redis.clone());
+    let prices: Repository<Price, Redis> = Repository::new(redis.clone());
+    impostors
+        .save(&Impostor {
+            token: "SOL".into(),
+            text: "not a price".into(),
+        })
+        .await
+        .expect("save");
+    assert_eq!(
+        redis.key_for::<Impostor>(&"SOL".into()).ok(),
+        redis.key_for::<Price>(&"SOL".into()).ok()
+    );
+    for result in [
+        prices.lookup(&"SOL".into()).await,
+        prices
+            .lookup_many(&["SOL".into()])
+            .await
+            .map(|mut v| v.remove(0)),
+    ] {
+        match result {
+            Err(Error::Codec {
+                entity: "Price",
+                message,
+                ..
+            }) => {
+                assert!(message.contains("another entity"), "{message}")
+            }
+            other => panic!("expected a Price codec error, got {other:?}"),
+        }
+    }
+    clear_namespace(&redis).await;
+}
+
+#[tokio::test]
+async fn corrupted_and_foreign_bytes_are_typed_errors_and_wrongtype_is_permanent() {
+    let Some(redis) = redis("rs_corrupt").await else {
+        return;
+    };
+    let prices: Repository<Price, Redis> = Repository::new(redis.clone());
+    let key = redis.key_for::<Price>(&"SOL".into()).expect("key");
+    let mut conn = redis.connection();
+
+    let mut good = Vec::new();
+    codec::encode_value(&price("SOL", 1.0), &mut good).expect("encode");
+    let mut flipped = good.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0xFF;
+    let truncated = good[..good.len() - 3].to_vec();
+    for bad in [b"{\"usd\":1}".to_vec(), Vec::new(), truncated, flipped] {
+        let _: () = conn.set(&key, bad.as_slice()).await.expect("raw SET");
+        let got = prices.lookup(&"SOL".into()).await;
+        assert!(
+            matches!(
+                got,
+                Err(Error::Codec {
+                    entity: "Price",
+                    ..
+                })
+            ),
+            "{bad:?}: {got:?}"
+        );
+    }
+
+    let _: () = conn.del(&key).await.expect("DEL");
+    let _: () = conn.lpush(&key, "x").await.expect("LPUSH");
+    match prices.lookup(&"SOL".into()).await {
+        Err(e @ Error::Backend { .. }) => assert!(!e.is_transient(), "WRONGTYPE is permanent: {e}"),
+        other => panic!("expected a permanent backend error, got {other:?}"),
+    }
+    clear_namespace(&redis).await;
+}
+
+#[tokio::test]
+async fn oversized_values_are_rejected_before_the_server() {
+    let Some(redis) = redis_with(
+        "rs_big",
+        RedisOptions::default().with_max_value_bytes(1_024),
+    )
+    .await
+    else {
+        return;
+    };
+    let blobs: Repository<Blob, Redis> = Repository::new(redis.clone());
+    let big = Blob {
+        id: 1,
+        data: vec![7; 2_000],
+    };
+    match blobs.save(&big).await {
+        Err(Error::Validation {
+            entity: "Blob",
+            message,
+            ..
+        }) => {
+            assert!(message.contains("1024-byte limit"), "{message}")
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    let mut conn = redis.connection();
+    let exists: bool = conn
+        .exists(redis.key_for::<Blob>(&1).expect("key"))
+        .await
+        .expect("EXISTS");
+    assert!(!exists, "nothing reached the server");
+
+    // In a batch, only the oversized item fails; the others are written.
+    let batch = [
+        Blob {
+            id: 2,
+            data: vec![1; 10],
+        },
+        big.clone(),
+        Blob {
+            id: 3,
+            data: vec![],
+        },
+    ];
+    let report = blobs.save_all(&batch).await.expect("save_all");
+    assert_eq!(report.written, 2);
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0, 1);
+    assert!(matches!(report.failed[0].1, Error::Validation { .. }));
+    assert_eq!(
+        blobs
+            .get_many(&[2, 1, 3])
+            .await
+            .expect("get_many")
+            .iter()
+            .map(Option::is_some)
+            .collect::<Vec<_>>(),
+        [true, false, true]
+    );
+
+    // The default limit (16 MiB) applies to every handle.
+    let Some(default) = redis_common::redis("rs_big_default").await else {
+        return;
+    };
+    let huge = Blob {
+        id: 9,
+        data: vec![0; 17 * 1024 * 1024],
+    };
+    let refused = CacheStore::put(&Repository::<Blob, Redis>::new(default.clone()), &huge).await;
+    assert!(
+        matches!(refused, Err(Error::Validation { .. })),
+        "{refused:?}"
+    );
+    clear_namespace(&redis).await;
+}
+
+#[tokio::test]
+async fn capabilities_and_raw_access() {
+    let Some(redis) = redis("rs_caps").await else {
+        return;
+    };
+    let caps = redis.capabilities();
+    assert!(caps.ttl_expiry && caps.nan_and_infinity && caps.nul_in_text && caps.read_your_writes);
+    assert!(!caps.transactions);
+    // The raw connection shares the handle's namespace rules through key_for.
+    let key = redis.key_for::<Price>(&"a:b".into()).expect("key");
+    assert!(key.starts_with(redis.namespace().expect("ns")));
+    assert!(key.ends_with("price:a%3Ab"), "{key}");
+    let _: () = driver::cmd("PING")
+        .query_async(&mut redis.connection())
+        .await
+        .expect("PING");
+}

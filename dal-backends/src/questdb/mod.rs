@@ -1,1 +1,399 @@
-//! The questdb backend (to be built).
+//! The QuestDB backend: ILP-over-HTTP writes through a 100 ms batch writer, reads over the PG wire.
+//!
+//! [`QuestDb`] is a cheap `Clone` handle holding a [`BatchWriter`] (questdb-rs's `Buffer` and
+//! synchronous HTTP sender, run on `spawn_blocking`) and an sqlx pool on QuestDB's PostgreSQL wire
+//! endpoint (port 8812). It implements [`dal::TimeSeriesBackend`] and [`dal::MetricsBackend`].
+//!
+//! Why the PG wire for reads rather than the HTTP `/exec` API: it binds parameters (no SQL text
+//! escaping of user values), streams typed binary rows that decode straight into entities, and
+//! sqlx pools and prepares statements; `/exec` would return JSON to re-parse per value.
+//!
+//! # Tables
+//! With [`QuestDbOptions::create_tables`] (the default) the first use of an entity runs
+//! `CREATE TABLE IF NOT EXISTS` from its metadata ([`ddl::create_table_sql`]) and checks the
+//! columns of an existing table with `SHOW COLUMNS`, so ILP never auto-creates a table with the
+//! wrong types (auto-created tables name the timestamp `timestamp`, have no UUID/DECIMAL columns
+//! and no DEDUP). [`QuestDbOptions::namespace`] appends `_<namespace>` to every table name, which
+//! is how tests isolate themselves.
+//!
+//! # Visibility
+//! QuestDB applies WAL transactions asynchronously: a row is readable 1–5 ms after its batch is
+//! acknowledged. [`dal::TimeSeriesBackend::flush`] flushes the writer and then runs
+//! `SELECT wait_wal_table('<table>')` for every table written since the previous flush, so reads
+//! after `flush` see every earlier append ([`dal::Capabilities::read_your_writes`] is false).
+//!
+//! # Semantics that differ from other backends
+//! - NULL: QuestDB stores NaN (and ±infinity) in a DOUBLE as NULL, and uses `i32::MIN`/`i64::MIN`
+//!   as the NULL of INT/LONG, so those values read back as NULL (`nan_and_infinity` is false).
+//! - Text may not contain NUL. Timestamps keep microseconds and cannot precede 1970.
+//! - Quantiles are exact (`percentile_cont` over the sorted window, fetched with `LIMIT`), not
+//!   QuestDB's `approx_percentile`, which rejects negative values and is approximate.
+//! - Records: QuestDB has no primary keys, deletes or cheap point reads, so this backend does not
+//!   implement `RecordBackend`; keep records in Postgres or Redis.
+
+pub mod codec;
+pub mod ddl;
+pub mod error;
+mod store;
+pub mod writer;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dal::{Entity, EntityMeta, Error, Result};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+pub use codec::encode_row;
+/// The questdb-rs types that [`encode_row`] works with, re-exported so callers need no
+/// dependency of their own.
+pub use questdb::ingress::{Buffer, ProtocolVersion};
+pub use writer::{BatchWriter, WriterOptions, WriterStats};
+
+use self::error::NAME;
+use self::writer::ClientConf;
+
+/// Environment variable with the questdb-rs client configuration (`http::addr=host:9000;`).
+pub const CLIENT_CONF_VAR: &str = "QDB_CLIENT_CONF";
+/// Environment variable with the PG-wire URL (`postgres://admin:quest@host:8812/qdb`).
+pub const PG_URL_VAR: &str = "QDB_PG_URL";
+
+/// How to reach QuestDB and how the handle behaves.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct QuestDbOptions {
+    /// questdb-rs configuration string for writes (`http::addr=127.0.0.1:9000;`). HTTP is the
+    /// default and the transport that reports failed writes; `tcp::` works but loses rows
+    /// silently when the server refuses them.
+    pub client_conf: String,
+    /// PG-wire URL for reads and DDL (`postgres://admin:quest@127.0.0.1:8812/qdb`).
+    pub pg_url: String,
+    /// Suffix appended to every table name as `<table>_<namespace>` (letters, digits, `_`).
+    pub namespace: Option<String>,
+    /// Create missing tables and check existing ones on first use of an entity.
+    pub create_tables: bool,
+    /// Batch writer tuning.
+    pub writer: WriterOptions,
+    /// Connections in the read pool.
+    pub max_connections: u32,
+    /// How long a read waits for a pooled connection (or to connect).
+    pub connect_timeout: Duration,
+    /// How long `flush` waits for QuestDB to apply the WAL of one table.
+    pub apply_timeout: Duration,
+}
+
+impl fmt::Debug for QuestDbOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QuestDbOptions")
+            .field("client_conf", &redact_conf(&self.client_conf))
+            .field("pg_url", &dal::error::redact_url(&self.pg_url))
+            .field("namespace", &self.namespace)
+            .field("create_tables", &self.create_tables)
+            .field("writer", &self.writer)
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("apply_timeout", &self.apply_timeout)
+            .finish()
+    }
+}
+
+impl QuestDbOptions {
+    /// Options for a client configuration string and a PG-wire URL, with defaults otherwise.
+    pub fn new(client_conf: impl Into<String>, pg_url: impl Into<String>) -> Self {
+        QuestDbOptions {
+            client_conf: client_conf.into(),
+            pg_url: pg_url.into(),
+            namespace: None,
+            create_tables: true,
+            writer: WriterOptions::default(),
+            max_connections: 8,
+            connect_timeout: Duration::from_secs(5),
+            apply_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Options from [`CLIENT_CONF_VAR`] and [`PG_URL_VAR`]; `None` when either is unset or empty.
+    pub fn from_env() -> Option<Self> {
+        let conf = std::env::var(CLIENT_CONF_VAR).ok().filter(|v| !v.is_empty())?;
+        let url = std::env::var(PG_URL_VAR).ok().filter(|v| !v.is_empty())?;
+        Some(Self::new(conf, url))
+    }
+
+    /// Appends `_<namespace>` to every table name.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Batch writer tuning.
+    pub fn writer(mut self, writer: WriterOptions) -> Self {
+        self.writer = writer;
+        self
+    }
+
+    /// Whether to create and check tables on first use (default true).
+    pub fn create_tables(mut self, yes: bool) -> Self {
+        self.create_tables = yes;
+        self
+    }
+}
+
+/// Hides the values of secret keys of a questdb-rs configuration string.
+pub fn redact_conf(conf: &str) -> String {
+    const SECRET: [&str; 5] = ["password", "token", "token_x", "token_y", "tls_roots_password"];
+    let Some((scheme, params)) = conf.split_once("::") else {
+        return conf.to_owned();
+    };
+    let mut out = format!("{scheme}::");
+    for kv in params.split(';').filter(|kv| !kv.is_empty()) {
+        match kv.split_once('=') {
+            Some((k, _)) if SECRET.contains(&k.trim()) => {
+                out.push_str(k);
+                out.push_str("=***;");
+            }
+            _ => {
+                out.push_str(kv);
+                out.push(';');
+            }
+        }
+    }
+    out
+}
+
+/// A QuestDB backend handle. Cheap to clone; clones share the writer and the pool.
+#[derive(Clone)]
+pub struct QuestDb {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: BatchWriter,
+    pool: PgPool,
+    namespace: Option<Box<str>>,
+    create_tables: bool,
+    apply_timeout: Duration,
+    http: bool,
+    /// Per table: created/checked, and written since the last `flush` (must be waited for).
+    tables: Mutex<HashMap<Box<str>, TableState>>,
+    options: QuestDbOptions,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct TableState {
+    ready: bool,
+    wal: bool,
+    dirty: bool,
+}
+
+impl fmt::Debug for QuestDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QuestDb")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+fn valid_namespace(ns: &str) -> bool {
+    !ns.is_empty()
+        && ns.len() <= 64
+        && ns.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl QuestDb {
+    /// A handle for `options`. Makes no connection: the writer and the pool connect on first use,
+    /// so the handle can be made while QuestDB is down (see [`dal::Backend::health_check`]).
+    ///
+    /// # Errors
+    /// A client configuration or URL that does not parse, or an invalid namespace.
+    /// Panics outside a Tokio runtime (the writer task is spawned here).
+    pub fn connect(options: QuestDbOptions) -> Result<QuestDb> {
+        if let Some(ns) = &options.namespace {
+            if !valid_namespace(ns) {
+                return Err(Error::backend(
+                    NAME,
+                    false,
+                    format!("namespace {ns:?} must be 1..=64 ASCII letters, digits or '_'"),
+                ));
+            }
+        }
+        let conf = ClientConf::parse(&options.client_conf)?;
+        let http = conf.is_http();
+        let writer = BatchWriter::start_with(conf, options.writer.clone());
+        let connect = PgConnectOptions::from_str(&options.pg_url).map_err(|e| {
+            Error::backend(
+                NAME,
+                false,
+                format!(
+                    "invalid PG-wire URL {}: {e}",
+                    dal::error::redact_url(&options.pg_url)
+                ),
+            )
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.connect_timeout)
+            .connect_lazy_with(connect);
+        Ok(QuestDb {
+            inner: Arc::new(Inner {
+                writer,
+                pool,
+                namespace: options.namespace.clone().map(String::into_boxed_str),
+                create_tables: options.create_tables,
+                apply_timeout: options.apply_timeout,
+                http,
+                tables: Mutex::new(HashMap::new()),
+                options,
+            }),
+        })
+    }
+
+    /// A handle from [`CLIENT_CONF_VAR`] and [`PG_URL_VAR`]; `None` when they are not set.
+    ///
+    /// # Errors
+    /// As [`QuestDb::connect`].
+    pub fn from_env() -> Result<Option<QuestDb>> {
+        QuestDbOptions::from_env().map(Self::connect).transpose()
+    }
+
+    /// The batch writer (shared by every clone of the handle).
+    pub fn writer(&self) -> &BatchWriter {
+        &self.inner.writer
+    }
+
+    /// The PG-wire pool, for queries of your own.
+    pub fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    /// The table name of `meta` on this handle (with the namespace suffix, if any).
+    pub fn table_name(&self, meta: &'static EntityMeta) -> Cow<'static, str> {
+        match &self.inner.namespace {
+            None => Cow::Borrowed(meta.table),
+            Some(ns) => Cow::Owned(format!("{}_{ns}", meta.table)),
+        }
+    }
+
+    /// Creates `T`'s table if it does not exist, then checks that its columns, designated
+    /// timestamp and DEDUP keys match the entity.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming the field whose column differs; connection errors.
+    pub async fn create_table<T: Entity>(&self) -> Result<()> {
+        let table = self.table_name(T::META);
+        store::create_and_check(self, T::META, &table).await?;
+        let mut tables = self.lock_tables();
+        let state = tables.entry(table.into_owned().into_boxed_str()).or_default();
+        state.ready = true;
+        state.wal = ddl::is_wal(T::META);
+        Ok(())
+    }
+
+    /// Flushes the writer, waits until QuestDB applied what was written, then stops the writer.
+    /// Later writes fail; reads keep working until the last clone is dropped.
+    ///
+    /// # Errors
+    /// As [`BatchWriter::shutdown`].
+    pub async fn close(&self) -> Result<()> {
+        let flushed = dal::TimeSeriesBackend::flush(self).await;
+        let stopped = self.inner.writer.shutdown().await;
+        flushed.and(stopped)
+    }
+
+    fn lock_tables(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, TableState>> {
+        self.inner
+            .tables
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Creates and checks `T`'s table once per handle (when `create_tables` is on).
+    pub(crate) async fn ensure_table<T: Entity>(&self, table: &str) -> Result<()> {
+        if !self.inner.create_tables {
+            return Ok(());
+        }
+        if self.lock_tables().get(table).is_some_and(|s| s.ready) {
+            return Ok(());
+        }
+        self.create_table::<T>().await
+    }
+
+    /// Records that `table` has unflushed writes.
+    pub(crate) fn mark_dirty(&self, meta: &'static EntityMeta, table: &str) {
+        let mut tables = self.lock_tables();
+        match tables.get_mut(table) {
+            Some(s) => s.dirty = true,
+            None => {
+                tables.insert(
+                    table.into(),
+                    TableState {
+                        ready: false,
+                        wal: ddl::is_wal(meta),
+                        dirty: true,
+                    },
+                );
+            }
+        }
+    }
+
+    /// WAL tables written since the last call, now marked clean.
+    pub(crate) fn take_dirty(&self) -> Vec<String> {
+        let mut tables = self.lock_tables();
+        tables
+            .iter_mut()
+            .filter(|(_, s)| s.dirty)
+            .filter_map(|(name, s)| {
+                s.dirty = false;
+                s.wal.then(|| name.to_string())
+            })
+            .collect()
+    }
+
+    /// Marks `table` as written again (its WAL wait failed).
+    pub(crate) fn redirty(&self, table: &str) {
+        if let Some(s) = self.lock_tables().get_mut(table) {
+            s.dirty = true;
+        }
+    }
+
+    pub(crate) fn apply_timeout(&self) -> Duration {
+        self.inner.apply_timeout
+    }
+
+    pub(crate) fn is_http(&self) -> bool {
+        self.inner.http
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_from_conf_strings() {
+        assert_eq!(
+            redact_conf("https::addr=h:9000;username=admin;password=s3cret;"),
+            "https::addr=h:9000;username=admin;password=***;"
+        );
+        assert_eq!(
+            redact_conf("tcp::addr=h:9009;token=abc;token_x=x;"),
+            "tcp::addr=h:9009;token=***;token_x=***;"
+        );
+        let opts = QuestDbOptions::new(
+            "http::addr=h:9000;password=pw;",
+            "postgres://admin:quest@h:8812/qdb",
+        );
+        let shown = format!("{opts:?}");
+        assert!(!shown.contains("pw;") && !shown.contains("quest@"), "{shown}");
+    }
+
+    #[test]
+    fn namespaces_are_checked() {
+        assert!(valid_namespace("dal_case_1f"));
+        assert!(!valid_namespace(""));
+        assert!(!valid_namespace("a-b"));
+        assert!(!valid_namespace("a;drop"));
+    }
+}

@@ -1,0 +1,714 @@
+//! The batch writer: appends are encoded into a bounded staging buffer and sent by one task every
+//! 100 ms, or sooner when a row or byte threshold is reached, without ever losing a row to a slow
+//! or absent server.
+//!
+//! How it keeps its promises:
+//! - **Bounded, with backpressure.** Every queued row holds one permit of a semaphore of
+//!   [`WriterOptions::max_pending_rows`] (rows staged plus rows in flight), and the staging buffer
+//!   is capped at [`WriterOptions::max_pending_bytes`]. When QuestDB is slow or down the permits
+//!   run out and `append` waits; nothing is dropped.
+//! - **Never blocks the runtime.** questdb-rs's HTTP sender is synchronous (ureq); each request
+//!   runs on `spawn_blocking`, and the sender moves into and out of that closure.
+//! - **Retries the same bytes.** One ILP-over-HTTP request is all-or-nothing, so a failed batch is
+//!   sent again as it is, with exponential backoff ([`dal::RetryPolicy::backoff`]), until it is
+//!   acknowledged. Transient failures are retried without limit (the writer gives up only at
+//!   shutdown, after [`WriterOptions::shutdown_timeout`]). Deduplicated tables
+//!   (`DEDUP UPSERT KEYS`) make a retry of a request whose acknowledgement was lost harmless.
+//! - **Rows are encoded at `append`**, so a row that cannot be written is refused at once, with
+//!   an error naming its field, instead of poisoning a batch of other rows later. A batch the
+//!   server refuses permanently (`code: invalid`, e.g. a table changed outside dal) cannot be
+//!   split again and is dropped: it is logged, counted in [`WriterStats::rejected_rows`] and
+//!   reported by the next [`BatchWriter::flush`].
+//! - **`flush` means acknowledged.** Rows are numbered as they are appended; `flush` waits until
+//!   every row numbered before the call is resolved.
+//! - **Shutdown flushes.** [`BatchWriter::shutdown`] (or dropping the last clone) sends everything
+//!   still queued before the task ends.
+//!
+//! Only ILP over HTTP can report a failed request; over TCP QuestDB closes the connection and the
+//! rows of the failed write are lost silently, so the guarantees above hold for `http::`/`https::`.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use dal::{BatchReport, Entity, Error, Result, RetryPolicy};
+use questdb::ingress::{Buffer, ProtocolVersion, Sender, SenderBuilder};
+use tokio::sync::{Notify, Semaphore, watch};
+
+use super::codec::encode_row;
+use super::error::{self, NAME};
+
+/// Tuning of a [`BatchWriter`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WriterOptions {
+    /// Staged rows are sent at least this often (100 ms, the seed's interval).
+    pub flush_interval: Duration,
+    /// Send as soon as this many rows are staged.
+    pub flush_rows: usize,
+    /// Send as soon as the staged ILP text reaches this many bytes.
+    pub flush_bytes: usize,
+    /// Rows queued (staged or in flight) before `append` waits.
+    pub max_pending_rows: usize,
+    /// Staged bytes before `append` waits (keep it under the sender's `max_buf_size`, 100 MiB).
+    pub max_pending_bytes: usize,
+    /// Backoff between attempts to send a failed batch; attempts never stop for transient errors
+    /// (only `initial_backoff` and `max_backoff` are used).
+    pub retry: RetryPolicy,
+    /// How long [`BatchWriter::flush`] waits before returning [`Error::Timeout`] (the rows stay
+    /// queued and are still delivered). `None` waits as long as it takes.
+    pub flush_timeout: Option<Duration>,
+    /// How long shutdown keeps retrying an unreachable server before giving up on the rest.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            flush_interval: Duration::from_millis(100),
+            flush_rows: 10_000,
+            flush_bytes: 4 << 20,
+            max_pending_rows: 200_000,
+            max_pending_bytes: 64 << 20,
+            retry: RetryPolicy {
+                max_attempts: u32::MAX,
+                initial_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_secs(2),
+                max_elapsed: Duration::MAX,
+            },
+            flush_timeout: Some(Duration::from_secs(60)),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counters of a [`BatchWriter`], since it started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WriterStats {
+    /// Rows accepted by `append`/`append_all`.
+    pub appended_rows: u64,
+    /// Rows acknowledged by QuestDB.
+    pub delivered_rows: u64,
+    /// Rows in batches QuestDB refused permanently (dropped).
+    pub rejected_rows: u64,
+    /// Rows given up at shutdown because QuestDB stayed unreachable.
+    pub abandoned_rows: u64,
+    /// HTTP requests that succeeded.
+    pub batches: u64,
+    /// Failed attempts that were retried.
+    pub retries: u64,
+    /// ILP bytes acknowledged.
+    pub bytes_sent: u64,
+    /// The error of the last failed attempt, while the writer is failing (cleared on success).
+    pub failing: Option<String>,
+}
+
+/// A cheap `Clone` handle on one batch-writing task. See the module docs.
+///
+/// Must be created inside a Tokio runtime. When the last clone is dropped the task sends what is
+/// still queued and ends (as long as the runtime keeps running).
+#[derive(Clone)]
+pub struct BatchWriter {
+    shared: Arc<Shared>,
+    _owner: Arc<Owner>,
+}
+
+impl std::fmt::Debug for BatchWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchWriter")
+            .field("protocol", &self.shared.protocol)
+            .field("options", &self.shared.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Closes the writer when the last handle goes away.
+struct Owner {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.shared.begin_close();
+    }
+}
+
+struct Shared {
+    staging: Mutex<Staging>,
+    permits: Semaphore,
+    wake: Notify,
+    progress: watch::Sender<Progress>,
+    options: WriterOptions,
+    protocol: ProtocolVersion,
+    /// Rejections already reported by a `flush` (the rest are reported by the next one).
+    reported_rejections: AtomicU64,
+    retries: AtomicU64,
+    batches: AtomicU64,
+    bytes_sent: AtomicU64,
+}
+
+struct Staging {
+    buf: Buffer,
+    /// Rows in `buf`.
+    rows: usize,
+    /// Rows accepted since the start; row `n` is the `n`th accepted.
+    appended: u64,
+    closing: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    /// Rows resolved (delivered, rejected or abandoned), in append order.
+    resolved: u64,
+    delivered: u64,
+    rejected: u64,
+    abandoned: u64,
+    last_rejection: Option<Arc<str>>,
+    failing: Option<Arc<str>>,
+    stopped: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Staging> {
+        // Nothing panics while holding the lock except an allocation failure; a poisoned lock
+        // still guards a consistent buffer (encode_row rewinds on error).
+        self.staging
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn new_buffer(&self) -> Buffer {
+        Buffer::new(self.protocol)
+    }
+
+    fn begin_close(&self) {
+        self.lock().closing = true;
+        self.permits.close();
+        self.wake.notify_one();
+    }
+
+    fn wake_if_due(&self, st: &Staging) {
+        if st.rows >= self.options.flush_rows || st.buf.len() >= self.options.flush_bytes {
+            self.wake.notify_one();
+        }
+    }
+}
+
+fn closed() -> Error {
+    Error::backend(NAME, false, "the QuestDB batch writer is shut down")
+}
+
+/// Parsed parts of a questdb-rs configuration string that the writer needs before it builds a
+/// sender.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientConf {
+    /// The configuration the sender is built from (with the writer's defaults added).
+    conf: Arc<str>,
+    protocol: ProtocolVersion,
+    http: bool,
+}
+
+impl ClientConf {
+    /// Checks `conf` and adds the writer's defaults: `protocol_version=3` for HTTP, so the sender
+    /// starts while the server is down (negotiating the version needs the server), and
+    /// `retry_timeout=0`, so failed requests come back to the writer's own retry loop at once.
+    pub(crate) fn parse(conf: &str) -> Result<ClientConf> {
+        SenderBuilder::from_conf(conf).map_err(error::config)?;
+        let scheme = conf.split("::").next().unwrap_or("").trim();
+        let http = matches!(scheme, "http" | "https");
+        let mut full = conf.trim().to_owned();
+        if !full.ends_with(';') {
+            full.push(';');
+        }
+        let protocol = match conf_value(conf, "protocol_version") {
+            Some("1") => ProtocolVersion::V1,
+            Some("2") => ProtocolVersion::V2,
+            Some("3") => ProtocolVersion::V3,
+            Some(other) => {
+                return Err(Error::backend(
+                    NAME,
+                    false,
+                    format!(
+                        "protocol_version={other} is not supported by the batch writer, which must start while QuestDB is down: give 1, 2 or 3"
+                    ),
+                ));
+            }
+            None if http => {
+                full.push_str("protocol_version=3;");
+                ProtocolVersion::V3
+            }
+            None => ProtocolVersion::V1,
+        };
+        if http && conf_value(conf, "retry_timeout").is_none() {
+            full.push_str("retry_timeout=0;");
+        }
+        SenderBuilder::from_conf(&full).map_err(error::config)?;
+        Ok(ClientConf {
+            conf: full.into(),
+            protocol,
+            http,
+        })
+    }
+
+    /// Whether the transport is ILP over HTTP(S), the one that reports failed writes.
+    pub(crate) fn is_http(&self) -> bool {
+        self.http
+    }
+
+    fn build(&self) -> questdb::Result<Sender> {
+        Sender::from_conf(&*self.conf)
+    }
+}
+
+/// The value of `key` in a questdb-rs configuration string (`scheme::k=v;k=v;`), if present.
+pub(crate) fn conf_value<'a>(conf: &'a str, key: &str) -> Option<&'a str> {
+    let params = conf.split_once("::").map_or(conf, |(_, p)| p);
+    params.split(';').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.trim() == key).then(|| v.trim())
+    })
+}
+
+impl BatchWriter {
+    /// Starts a writer for a questdb-rs configuration string (e.g. `http::addr=host:9000;`).
+    ///
+    /// Nothing is sent until the first batch: the writer starts while QuestDB is down.
+    ///
+    /// # Errors
+    /// A configuration that questdb-rs refuses. Panics outside a Tokio runtime.
+    pub fn start(conf: &str, options: WriterOptions) -> Result<BatchWriter> {
+        let conf = ClientConf::parse(conf)?;
+        Ok(Self::start_with(conf, options))
+    }
+
+    pub(crate) fn start_with(conf: ClientConf, options: WriterOptions) -> BatchWriter {
+        let permits = options.max_pending_rows.clamp(1, Semaphore::MAX_PERMITS);
+        let shared = Arc::new(Shared {
+            staging: Mutex::new(Staging {
+                buf: Buffer::new(conf.protocol),
+                rows: 0,
+                appended: 0,
+                closing: false,
+            }),
+            permits: Semaphore::new(permits),
+            wake: Notify::new(),
+            progress: watch::channel(Progress::default()).0,
+            options,
+            protocol: conf.protocol,
+            reported_rejections: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            bytes_sent: AtomicU64::new(0),
+        });
+        tokio::spawn(run(shared.clone(), conf));
+        BatchWriter {
+            _owner: Arc::new(Owner {
+                shared: shared.clone(),
+            }),
+            shared,
+        }
+    }
+
+    /// The ILP protocol version of the batches.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.shared.protocol
+    }
+
+    /// Queues one row for `table`. Waits while the queue is full.
+    ///
+    /// # Errors
+    /// The row cannot be encoded ([`Error::Codec`] naming the field), or the writer is shut down.
+    pub async fn append<T: Entity>(&self, table: &str, row: &T) -> Result<()> {
+        let permit = self.shared.permits.acquire().await.map_err(|_| closed())?;
+        self.with_room(|st| encode_row(&mut st.buf, table, row).map(|()| 1))
+            .await??;
+        permit.forget();
+        Ok(())
+    }
+
+    /// Queues many rows for `table`, waiting for room as needed. A row that cannot be encoded is
+    /// reported in the [`BatchReport`]; every other row is queued.
+    ///
+    /// # Errors
+    /// The writer is shut down before any row was queued.
+    pub async fn append_all<T: Entity>(&self, table: &str, rows: &[T]) -> Result<BatchReport> {
+        // Chunks keep the staging lock short and never ask for more permits than exist.
+        let chunk_len = (self.shared.options.max_pending_rows / 4).clamp(1, 1024);
+        let mut report = BatchReport::default();
+        for (c, chunk) in rows.chunks(chunk_len).enumerate() {
+            let first = c * chunk_len;
+            let n = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+            let queued = match self.shared.permits.acquire_many(n).await {
+                Ok(permits) => {
+                    let mut failed = Vec::new();
+                    let queued = self
+                        .with_room(|st| {
+                            failed.clear();
+                            let mut ok = 0;
+                            for (i, row) in chunk.iter().enumerate() {
+                                if let Err(e) = encode_row(&mut st.buf, table, row) {
+                                    failed.push((first + i, e));
+                                } else {
+                                    ok += 1;
+                                }
+                            }
+                            Ok(ok)
+                        })
+                        .await
+                        .and_then(|r| r);
+                    if let Ok(ok) = queued {
+                        permits.forget();
+                        // Refused rows give their permits back.
+                        self.shared.permits.add_permits(chunk.len() - ok);
+                        report.failed.append(&mut failed);
+                    }
+                    queued
+                }
+                Err(_) => Err(closed()),
+            };
+            match queued {
+                Ok(ok) => report.written += ok,
+                Err(e) if report.written == 0 && report.failed.is_empty() => return Err(e),
+                Err(_) => {
+                    report.failed.extend((first..rows.len()).map(|i| (i, closed())));
+                    return Ok(report);
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs `f` on the staging buffer once it has room (fewer than
+    /// [`WriterOptions::max_pending_bytes`] staged), counting the rows `f` reports as queued.
+    async fn with_room(
+        &self,
+        mut f: impl FnMut(&mut Staging) -> Result<usize>,
+    ) -> Result<Result<usize>> {
+        let mut rx: Option<watch::Receiver<Progress>> = None;
+        loop {
+            {
+                let mut st = self.shared.lock();
+                if st.closing {
+                    return Err(closed());
+                }
+                if st.buf.len() < self.shared.options.max_pending_bytes {
+                    let r = f(&mut st);
+                    if let Ok(n) = r {
+                        st.rows += n;
+                        st.appended += n as u64;
+                        self.shared.wake_if_due(&st);
+                    }
+                    return Ok(r);
+                }
+            }
+            match rx.as_mut() {
+                // Subscribe, then look again: a batch resolved in between is not missed.
+                None => rx = Some(self.shared.progress.subscribe()),
+                Some(rx) => {
+                    self.shared.wake.notify_one();
+                    rx.changed().await.map_err(|_| closed())?;
+                }
+            }
+        }
+    }
+
+    /// Returns once every row appended before the call is acknowledged by QuestDB.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] after [`WriterOptions::flush_timeout`] (rows stay queued and are
+    /// delivered later); a permanent error when QuestDB refused a batch since the last `flush`
+    /// reported one (those rows are lost: see the module docs); the writer stopped.
+    pub async fn flush(&self) -> Result<()> {
+        let target = self.shared.lock().appended;
+        self.shared.wake.notify_one();
+        let mut rx = self.shared.progress.subscribe();
+        let wait = async {
+            loop {
+                {
+                    let p = rx.borrow_and_update();
+                    if p.resolved >= target {
+                        return Ok(());
+                    }
+                    if p.stopped {
+                        return Err(closed());
+                    }
+                }
+                rx.changed().await.map_err(|_| closed())?;
+            }
+        };
+        match self.shared.options.flush_timeout {
+            Some(limit) => tokio::time::timeout(limit, wait).await.map_err(|_| {
+                let failing = self.shared.progress.borrow().failing.clone();
+                Error::Timeout {
+                    backend: NAME,
+                    operation: match failing {
+                        Some(why) => format!("flush (rows stay queued; last error: {why})"),
+                        None => "flush (rows stay queued)".to_owned(),
+                    },
+                }
+            })??,
+            None => wait.await?,
+        }
+        self.take_rejections()
+    }
+
+    fn take_rejections(&self) -> Result<()> {
+        let p = self.shared.progress.borrow().clone();
+        let before = self
+            .shared
+            .reported_rejections
+            .fetch_max(p.rejected, Ordering::SeqCst);
+        if p.rejected > before {
+            let why = p.last_rejection.as_deref().unwrap_or("no reason given");
+            return Err(Error::backend(
+                NAME,
+                false,
+                format!(
+                    "QuestDB refused {} queued row(s); they were dropped: {why}",
+                    p.rejected - before
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stops accepting rows, sends everything queued and waits for the task to end.
+    ///
+    /// # Errors
+    /// Rows were rejected, or abandoned because QuestDB stayed unreachable for
+    /// [`WriterOptions::shutdown_timeout`].
+    pub async fn shutdown(&self) -> Result<()> {
+        self.shared.begin_close();
+        let mut rx = self.shared.progress.subscribe();
+        loop {
+            if rx.borrow_and_update().stopped {
+                break;
+            }
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+        let p = self.shared.progress.borrow().clone();
+        if p.abandoned > 0 {
+            return Err(Error::unavailable(
+                NAME,
+                format!(
+                    "{} row(s) were not delivered before the shutdown timeout: {}",
+                    p.abandoned,
+                    p.failing.as_deref().unwrap_or("QuestDB unreachable")
+                ),
+            ));
+        }
+        self.take_rejections()
+    }
+
+    /// Counters since the writer started.
+    pub fn stats(&self) -> WriterStats {
+        let appended = self.shared.lock().appended;
+        let p = self.shared.progress.borrow().clone();
+        WriterStats {
+            appended_rows: appended,
+            delivered_rows: p.delivered,
+            rejected_rows: p.rejected,
+            abandoned_rows: p.abandoned,
+            batches: self.shared.batches.load(Ordering::Relaxed),
+            retries: self.shared.retries.load(Ordering::Relaxed),
+            bytes_sent: self.shared.bytes_sent.load(Ordering::Relaxed),
+            failing: p.failing.as_deref().map(str::to_owned),
+        }
+    }
+
+    /// The error of the last failed send while the writer is failing; `None` when healthy.
+    pub fn failing(&self) -> Option<String> {
+        self.shared
+            .progress
+            .borrow()
+            .failing
+            .as_deref()
+            .map(str::to_owned)
+    }
+}
+
+/// The writer task: takes the staged batch on every tick or wake-up and delivers it.
+async fn run(shared: Arc<Shared>, conf: ClientConf) {
+    let mut sender: Option<Sender> = None;
+    let mut spare: Option<Buffer> = None;
+    let mut ticker = tokio::time::interval(shared.options.flush_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let closing = shared.lock().closing;
+        if closing {
+            deadline.get_or_insert_with(|| Instant::now() + shared.options.shutdown_timeout);
+        } else {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = shared.wake.notified() => {}
+            }
+        }
+        let batch = {
+            let mut st = shared.lock();
+            if st.rows == 0 {
+                None
+            } else {
+                let fresh = spare.take().unwrap_or_else(|| shared.new_buffer());
+                let batch = std::mem::replace(&mut st.buf, fresh);
+                let rows = std::mem::take(&mut st.rows);
+                Some((batch, rows))
+            }
+        };
+        match batch {
+            Some((batch, rows)) => {
+                let mut done = deliver(&shared, &conf, &mut sender, batch, rows, &mut deadline).await;
+                done.clear();
+                spare = Some(done);
+            }
+            None if closing => break,
+            None => {}
+        }
+    }
+    shared.progress.send_modify(|p| p.stopped = true);
+}
+
+/// Sends one batch until it is acknowledged, refused, or (at shutdown) given up; returns the
+/// buffer for reuse.
+async fn deliver(
+    shared: &Arc<Shared>,
+    conf: &ClientConf,
+    sender: &mut Option<Sender>,
+    mut batch: Buffer,
+    rows: usize,
+    deadline: &mut Option<Instant>,
+) -> Buffer {
+    let rows64 = rows as u64;
+    let mut attempt = 0u32;
+    loop {
+        attempt = attempt.saturating_add(1);
+        let taken = sender.take();
+        let conf2 = conf.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut s = match taken {
+                Some(s) => s,
+                None => match conf2.build() {
+                    Ok(s) => s,
+                    Err(e) => return (None, batch, Err(e)),
+                },
+            };
+            // A panic inside the driver must not take the batch with it.
+            let r = std::panic::catch_unwind(AssertUnwindSafe(|| s.flush_and_keep(&batch)))
+                .unwrap_or_else(|_| {
+                    Err(questdb::Error::new(
+                        questdb::ErrorCode::SocketError,
+                        "the ILP sender panicked while sending",
+                    ))
+                });
+            (Some(s), batch, r)
+        })
+        .await;
+        let (s, b, result) = match joined {
+            Ok(t) => t,
+            Err(join) => {
+                // Only a runtime shutting down cancels a blocking task; the batch is gone with
+                // it. Resolve the rows so no `flush` waits forever.
+                tracing::error!(backend = NAME, rows, error = %join, "ILP send task lost");
+                resolve(shared, rows64, Outcome::Abandoned(Arc::from(join.to_string())));
+                return shared.new_buffer();
+            }
+        };
+        batch = b;
+        *sender = s.filter(|s| !s.must_close());
+        match result {
+            Ok(()) => {
+                shared.batches.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .bytes_sent
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                resolve(shared, rows64, Outcome::Delivered);
+                return batch;
+            }
+            Err(e) if error::is_transient_ilp(&e) => {
+                shared.retries.fetch_add(1, Ordering::Relaxed);
+                let why: Arc<str> = Arc::from(e.msg());
+                tracing::warn!(backend = NAME, rows, attempt, error = %why, "ILP batch not delivered; retrying");
+                shared
+                    .progress
+                    .send_modify(|p| p.failing = Some(why.clone()));
+                if conf.is_http() && e.code() == questdb::ErrorCode::SocketError {
+                    // ureq reconnects by itself; a fresh sender only matters for TCP.
+                } else {
+                    *sender = sender.take().filter(|_| conf.is_http());
+                }
+                if shared.lock().closing {
+                    let limit = *deadline
+                        .get_or_insert_with(|| Instant::now() + shared.options.shutdown_timeout);
+                    if Instant::now() >= limit {
+                        tracing::error!(backend = NAME, rows, error = %why, "QuestDB unreachable at shutdown; rows abandoned");
+                        resolve(shared, rows64, Outcome::Abandoned(why));
+                        return batch;
+                    }
+                }
+                tokio::time::sleep(shared.options.retry.backoff(attempt)).await;
+            }
+            Err(e) => {
+                let why: Arc<str> = Arc::from(e.msg());
+                tracing::error!(backend = NAME, rows, error = %why, "QuestDB refused an ILP batch; rows dropped");
+                resolve(shared, rows64, Outcome::Rejected(why));
+                return batch;
+            }
+        }
+    }
+}
+
+enum Outcome {
+    Delivered,
+    Rejected(Arc<str>),
+    Abandoned(Arc<str>),
+}
+
+fn resolve(shared: &Shared, rows: u64, outcome: Outcome) {
+    shared.progress.send_modify(|p| {
+        p.resolved += rows;
+        match outcome {
+            Outcome::Delivered => {
+                p.delivered += rows;
+                p.failing = None;
+            }
+            Outcome::Rejected(why) => {
+                p.rejected += rows;
+                p.last_rejection = Some(why);
+            }
+            Outcome::Abandoned(why) => {
+                p.abandoned += rows;
+                p.failing = Some(why);
+            }
+        }
+    });
+    shared
+        .permits
+        .add_permits(usize::try_from(rows).unwrap_or(usize::MAX));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conf_defaults_are_added_only_when_missing() {
+        let c = ClientConf::parse("http::addr=127.0.0.1:9000;").unwrap();
+        assert_eq!(c.protocol, ProtocolVersion::V3);
+        assert!(c.conf.contains("protocol_version=3;"));
+        assert!(c.conf.contains("retry_timeout=0;"));
+        let c = ClientConf::parse("http::addr=127.0.0.1:9000;protocol_version=2;retry_timeout=500;")
+            .unwrap();
+        assert_eq!(c.protocol, ProtocolVersion::V2);
+        assert_eq!(c.conf.matches("protocol_version").count(), 1);
+        assert_eq!(c.conf.matches("retry_timeout").count(), 1);
+        let c = ClientConf::parse("tcp::addr=127.0.0.1:9009;").unwrap();
+        assert_eq!(c.protocol, ProtocolVersion::V1);
+        assert!(!c.is_http());
+        assert!(ClientConf::parse("http::addr=127.0.0.1:9000;protocol_version=auto;").is_err());
+        assert!(ClientConf::parse("nonsense").is_err());
+    }
+}

@@ -535,7 +535,9 @@ impl BatchWriter {
 async fn run(shared: Arc<Shared>, conf: ClientConf) {
     let mut sender: Option<Sender> = None;
     let mut spare: Option<Buffer> = None;
-    let mut ticker = tokio::time::interval(shared.options.flush_interval);
+    // The first tick comes one interval after the start (a plain `interval` ticks at once).
+    let period = shared.options.flush_interval.max(Duration::from_millis(1));
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut deadline: Option<Instant> = None;
     loop {

@@ -59,7 +59,9 @@ struct Plain {
 }
 
 fn ts(micros: i64) -> DateTime<Utc> {
-    Utc.timestamp_micros(micros).single().expect("valid test timestamp")
+    Utc.timestamp_micros(micros)
+        .single()
+        .expect("valid test timestamp")
 }
 
 fn all_none() -> AllKinds {
@@ -139,9 +141,10 @@ fn trade_row_v1_text_symbols_first_then_columns_then_timestamp() {
 #[test]
 fn trade_row_v3_binary_doubles_and_micros_timestamp() {
     let bytes = encode(ProtocolVersion::V3, "trades", &[sample_trade()]);
-    let mut want = b"trades,trader_id=trader-1,mode=paper,action=buy,base_token=SOL,quote_token=USDC \
+    let mut want =
+        b"trades,trader_id=trader-1,mode=paper,action=buy,base_token=SOL,quote_token=USDC \
 id=\"6f0c2b1e-8a1d-4a51-9e0f-2a7f0f6f9c01\",amount="
-        .to_vec();
+            .to_vec();
     want.extend(f64b(1.5));
     want.extend_from_slice(b",price=");
     want.extend(f64b(101.25));
@@ -152,7 +155,13 @@ id=\"6f0c2b1e-8a1d-4a51-9e0f-2a7f0f6f9c01\",amount="
     want.extend_from_slice(
         b",priority_fee=5000i,tx_signature=\"5sig\",latency_ms=42i,mev_protected=t 1700000000000001t\n",
     );
-    assert_eq!(bytes, want, "\n got: {}\nwant: {}", text(&bytes), text(&want));
+    assert_eq!(
+        bytes,
+        want,
+        "\n got: {}\nwant: {}",
+        text(&bytes),
+        text(&want)
+    );
 }
 
 #[test]
@@ -194,7 +203,13 @@ fn every_kind_some_v3() {
     // -12345 = 0xCFC7 in two's complement, scale 2.
     want.extend_from_slice(&[b'=', 23, 2, 2, 0xCF, 0xC7]);
     want.extend_from_slice(b",meta=\"{\\\"a\\\":1}\" 1700000000123456t\n");
-    assert_eq!(bytes, want, "\n got: {}\nwant: {}", text(&bytes), text(&want));
+    assert_eq!(
+        bytes,
+        want,
+        "\n got: {}\nwant: {}",
+        text(&bytes),
+        text(&want)
+    );
 }
 
 #[test]
@@ -282,7 +297,10 @@ fn a_refused_row_leaves_the_buffer_untouched() {
     nul.venue = "a\0b".into();
     assert!(matches!(
         encode_row(&mut buf, "golden_all", &nul),
-        Err(Error::Validation { field: Some("venue"), .. })
+        Err(Error::Validation {
+            field: Some("venue"),
+            ..
+        })
     ));
     assert_eq!(buf.as_bytes(), before.as_slice());
 
@@ -298,14 +316,21 @@ fn decimals_need_protocol_v3() {
     let mut buf = Buffer::new(ProtocolVersion::V2);
     assert!(matches!(
         encode_row(&mut buf, "golden_all", &row),
-        Err(Error::Codec { field: "amount", .. })
+        Err(Error::Codec {
+            field: "amount",
+            ..
+        })
     ));
     assert!(buf.is_empty());
     // The widest rust_decimal: 96-bit mantissa, scale 28.
     row.amount = Some(Decimal::from_i128_with_scale(-(1i128 << 95), 28));
     let bytes = encode(ProtocolVersion::V3, "golden_all", &[row]);
     let want: &[u8] = &[b'=', 23, 28, 12, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    assert!(bytes.windows(want.len()).any(|w| w == want), "{}", text(&bytes));
+    assert!(
+        bytes.windows(want.len()).any(|w| w == want),
+        "{}",
+        text(&bytes)
+    );
 }
 
 const TRADES_DDL: &str = r#"CREATE TABLE IF NOT EXISTS "trades" (
@@ -418,12 +443,37 @@ fn existing_tables_are_checked_column_by_column() {
     let mut wrong_type = good.clone();
     wrong_type[3].ty = "FLOAT".into();
     let e = ddl::check_columns(MetricPoint::META, "metrics", &wrong_type).unwrap_err();
-    assert!(matches!(e, Error::Validation { field: Some("value"), .. }), "{e}");
-    assert!(e.to_string().contains("FLOAT") && e.to_string().contains("DOUBLE"), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::Validation {
+                field: Some("value"),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("FLOAT") && e.to_string().contains("DOUBLE"),
+        "{e}"
+    );
 
-    let missing: Vec<_> = good.iter().filter(|c| c.name != "labels").cloned().collect();
+    let missing: Vec<_> = good
+        .iter()
+        .filter(|c| c.name != "labels")
+        .cloned()
+        .collect();
     let e = ddl::check_columns(MetricPoint::META, "metrics", &missing).unwrap_err();
-    assert!(matches!(e, Error::Validation { field: Some("labels"), .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::Validation {
+                field: Some("labels"),
+                ..
+            }
+        ),
+        "{e}"
+    );
 
     let mut no_dedup = good.clone();
     no_dedup[1].upsert_key = false;

@@ -218,7 +218,11 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
         let Some(request_line) = head.first() else {
             return;
         };
-        let path = request_line.split_whitespace().nth(1).unwrap_or("").to_owned();
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_owned();
         let len = head
             .iter()
             .find_map(|h| {
@@ -229,11 +233,15 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
             })
             .unwrap_or(0);
         let mut body = vec![0u8; len];
-        let _ = reader.get_ref().set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = reader
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_secs(5)));
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let _ = reader.get_ref().set_read_timeout(Some(Duration::from_millis(200)));
+        let _ = reader
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_millis(200)));
 
         let (mode, delay) = {
             let s = state.lock().expect("state");
@@ -344,7 +352,10 @@ async fn rows_are_sent_in_batches_every_interval() {
             .filter(|w| w[1].0 - w[0].0 < Duration::from_millis(60))
             .count()
     });
-    assert!(early <= 1, "{early} requests came early; min gap {min_gap:?}");
+    assert!(
+        early <= 1,
+        "{early} requests came early; min gap {min_gap:?}"
+    );
 }
 
 #[tokio::test]
@@ -407,7 +418,10 @@ async fn append_waits_while_the_server_is_down_and_the_queue_is_full() {
     // Ten rows fill the queue; the producer waits for room instead of dropping rows.
     assert_eq!(writer.stats().appended_rows, 10);
     assert!(!producer.is_finished());
-    assert!(writer.failing().is_some(), "the writer reports why it is stuck");
+    assert!(
+        writer.failing().is_some(),
+        "the writer reports why it is stuck"
+    );
     assert_eq!(server.rows(), 0);
 
     server.set(Mode::Ok);
@@ -499,7 +513,11 @@ async fn flush_returns_only_after_the_rows_are_acknowledged() {
     }
     assert_eq!(server.rows(), 0);
     writer.flush().await.expect("flush");
-    assert_eq!(server.rows(), 10, "flush returned before the server had the rows");
+    assert_eq!(
+        server.rows(),
+        10,
+        "flush returned before the server had the rows"
+    );
     // Nothing pending: flush returns at once and sends nothing.
     writer.flush().await.expect("empty flush");
     assert_eq!(server.with(|r| r.batches.len()), 1);
@@ -542,7 +560,14 @@ async fn a_batch_refused_by_the_server_is_reported_by_flush() {
     // Reported once; the writer keeps working.
     writer.append("wt", &row(3)).await.expect("append");
     writer.flush().await.expect("later rows are delivered");
-    assert_eq!(server.with(Received::counts).keys().copied().collect::<Vec<_>>(), [3]);
+    assert_eq!(
+        server
+            .with(Received::counts)
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
+        [3]
+    );
 }
 
 #[tokio::test]
@@ -579,7 +604,10 @@ async fn shutdown_gives_up_after_its_timeout_when_the_server_stays_down() {
     for i in 0..4 {
         writer.append("wt", &row(i)).await.expect("append");
     }
-    let e = writer.shutdown().await.expect_err("nothing could be delivered");
+    let e = writer
+        .shutdown()
+        .await
+        .expect_err("nothing could be delivered");
     assert!(e.to_string().contains("4 row(s)"), "{e}");
     assert_eq!(writer.stats().abandoned_rows, 4);
 }
@@ -602,7 +630,10 @@ async fn a_slow_server_does_not_block_the_runtime() {
         ticks += 1;
     }
     flushing.await.expect("join").expect("flush");
-    assert!(ticks >= 10, "the runtime ticked only {ticks} times during a 400 ms request");
+    assert!(
+        ticks >= 10,
+        "the runtime ticked only {ticks} times during a 400 ms request"
+    );
     assert_eq!(server.rows(), 1);
 }
 
@@ -623,7 +654,11 @@ async fn a_row_that_cannot_be_encoded_is_refused_at_append() {
     assert_eq!(report.failed[0].0, 1);
     writer.flush().await.expect("flush");
     assert_eq!(
-        server.with(Received::counts).keys().copied().collect::<Vec<_>>(),
+        server
+            .with(Received::counts)
+            .keys()
+            .copied()
+            .collect::<Vec<_>>(),
         [2, 3]
     );
     assert_eq!(writer.stats().appended_rows, 2);

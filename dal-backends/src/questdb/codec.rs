@@ -82,9 +82,8 @@ fn encode_row_unmarked<T: Entity>(buf: &mut Buffer, table: &str, row: &T) -> Res
         w.pass = Pass::Columns;
         row.encode(&mut w)?;
     }
-    let micros = w
-        .ts
-        .ok_or_else(|| Error::codec(ts_field, "the designated timestamp was not encoded"))?;
+    let micros =
+        w.ts.ok_or_else(|| Error::codec(ts_field, "the designated timestamp was not encoded"))?;
     if micros < 0 {
         return Err(Error::codec(
             ts_field,
@@ -235,7 +234,11 @@ impl FieldVisitor for IlpRow<'_> {
             }
             return Ok(());
         }
-        column!(self, field, column_ts(TimestampMicros::new(v.timestamp_micros())))
+        column!(
+            self,
+            field,
+            column_ts(TimestampMicros::new(v.timestamp_micros()))
+        )
     }
 
     #[inline]
@@ -336,10 +339,18 @@ impl<'r> PgRowDecoder<'r> {
     }
 }
 
-fn narrow<S: TryFrom<i64>>(field: &'static FieldMeta, v: Option<i64>, ty: &str) -> Result<Option<S>> {
+fn narrow<S: TryFrom<i64>>(
+    field: &'static FieldMeta,
+    v: Option<i64>,
+    ty: &str,
+) -> Result<Option<S>> {
     v.map(|x| {
-        S::try_from(x)
-            .map_err(|_| Error::codec(field, format_args!("stored value {x} is out of range for {ty}")))
+        S::try_from(x).map_err(|_| {
+            Error::codec(
+                field,
+                format_args!("stored value {x} is out of range for {ty}"),
+            )
+        })
     })
     .transpose()
 }

@@ -44,7 +44,10 @@ pub(crate) fn ilp_field(field: &'static FieldMeta, e: questdb::Error) -> Error {
 
 /// An ILP error raised while encoding a row, not attributable to one field.
 pub(crate) fn ilp_row(entity: &'static str, e: questdb::Error) -> Error {
-    Error::invalid(entity, format_args!("cannot be written as ILP: {}", e.msg()))
+    Error::invalid(
+        entity,
+        format_args!("cannot be written as ILP: {}", e.msg()),
+    )
 }
 
 /// A bad client configuration string (never transient).
@@ -118,7 +121,8 @@ mod tests {
             "Could not flush buffer: table busy [id: x-2, code: retry operation]",
         );
         assert!(is_transient_ilp(&busy));
-        let plain_503 = questdb::Error::new(ErrorCode::ServerFlushError, "Could not flush buffer: down");
+        let plain_503 =
+            questdb::Error::new(ErrorCode::ServerFlushError, "Could not flush buffer: down");
         assert!(is_transient_ilp(&plain_503));
         let socket = questdb::Error::new(ErrorCode::SocketError, "connection refused");
         assert!(is_transient_ilp(&socket));

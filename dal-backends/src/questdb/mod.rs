@@ -117,7 +117,9 @@ impl QuestDbOptions {
 
     /// Options from [`CLIENT_CONF_VAR`] and [`PG_URL_VAR`]; `None` when either is unset or empty.
     pub fn from_env() -> Option<Self> {
-        let conf = std::env::var(CLIENT_CONF_VAR).ok().filter(|v| !v.is_empty())?;
+        let conf = std::env::var(CLIENT_CONF_VAR)
+            .ok()
+            .filter(|v| !v.is_empty())?;
         let url = std::env::var(PG_URL_VAR).ok().filter(|v| !v.is_empty())?;
         Some(Self::new(conf, url))
     }
@@ -143,7 +145,13 @@ impl QuestDbOptions {
 
 /// Hides the values of secret keys of a questdb-rs configuration string.
 pub fn redact_conf(conf: &str) -> String {
-    const SECRET: [&str; 5] = ["password", "token", "token_x", "token_y", "tls_roots_password"];
+    const SECRET: [&str; 5] = [
+        "password",
+        "token",
+        "token_x",
+        "token_y",
+        "tls_roots_password",
+    ];
     let Some((scheme, params)) = conf.split_once("::") else {
         return conf.to_owned();
     };
@@ -197,9 +205,7 @@ impl fmt::Debug for QuestDb {
 }
 
 fn valid_namespace(ns: &str) -> bool {
-    !ns.is_empty()
-        && ns.len() <= 64
-        && ns.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    !ns.is_empty() && ns.len() <= 64 && ns.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 impl QuestDb {
@@ -285,10 +291,33 @@ impl QuestDb {
         let table = self.table_name(T::META);
         store::create_and_check(self, T::META, &table).await?;
         let mut tables = self.lock_tables();
-        let state = tables.entry(table.into_owned().into_boxed_str()).or_default();
+        let state = tables
+            .entry(table.into_owned().into_boxed_str())
+            .or_default();
         state.ready = true;
         state.wal = ddl::is_wal(T::META);
         Ok(())
+    }
+
+    /// Drops `T`'s table (`DROP TABLE IF EXISTS`), e.g. at the end of a test.
+    ///
+    /// # Errors
+    /// Connection errors.
+    pub async fn drop_table<T: Entity>(&self) -> Result<()> {
+        let table = self.table_name(T::META);
+        let mut sql = String::from("DROP TABLE IF EXISTS ");
+        codec::quote_ident(&table, &mut sql);
+        self.execute(&sql).await?;
+        self.lock_tables().remove(&*table);
+        Ok(())
+    }
+
+    /// Runs one SQL statement over the PG wire and discards its result (DDL, maintenance).
+    ///
+    /// # Errors
+    /// The statement fails; connection errors.
+    pub async fn execute(&self, sql: &str) -> Result<()> {
+        store::execute(self, sql.to_owned()).await
     }
 
     /// Flushes the writer, waits until QuestDB applied what was written, then stops the writer.
@@ -386,7 +415,10 @@ mod tests {
             "postgres://admin:quest@h:8812/qdb",
         );
         let shown = format!("{opts:?}");
-        assert!(!shown.contains("pw;") && !shown.contains("quest@"), "{shown}");
+        assert!(
+            !shown.contains("pw;") && !shown.contains("quest@"),
+            "{shown}"
+        );
     }
 
     #[test]

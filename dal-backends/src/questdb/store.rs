@@ -44,7 +44,7 @@ async fn fetch_all(db: &QuestDb, sql: String, binds: &[Bind]) -> Result<Vec<PgRo
 }
 
 /// Runs a statement that returns nothing of interest.
-async fn execute(db: &QuestDb, sql: String) -> Result<()> {
+pub(crate) async fn execute(db: &QuestDb, sql: String) -> Result<()> {
     sqlx::query(AssertSqlSafe(sql))
         .execute(db.pool())
         .await
@@ -103,7 +103,12 @@ impl Sql {
     fn bind(&mut self, field: &FieldMeta, b: Bind) -> &mut Self {
         self.binds.push(b);
         // Writing to a String cannot fail.
-        let _ = write!(self.text, "${}{}", self.binds.len(), Bind::cast_suffix(field));
+        let _ = write!(
+            self.text,
+            "${}{}",
+            self.binds.len(),
+            Bind::cast_suffix(field)
+        );
         self
     }
 
@@ -149,7 +154,11 @@ impl Sql {
                         continue;
                     }
                     let b = Bind::for_field(field, value)?;
-                    self.push("(").ident(field.column).push(" ").push(op.as_sql()).push(" ");
+                    self.push("(")
+                        .ident(field.column)
+                        .push(" ")
+                        .push(op.as_sql())
+                        .push(" ");
                     self.bind(field, b);
                     self.push(" AND ").ident(field.column).push(" IS NOT NULL)");
                 }
@@ -167,11 +176,16 @@ impl Sql {
                         let b = Bind::for_field(field, v)?;
                         self.bind(field, b);
                     }
-                    self.push(") AND ").ident(field.column).push(" IS NOT NULL)");
+                    self.push(") AND ")
+                        .ident(field.column)
+                        .push(" IS NOT NULL)");
                 }
                 Condition::IsNull { field, negated } => {
-                    self.ident(field.column)
-                        .push(if *negated { " IS NOT NULL" } else { " IS NULL" });
+                    self.ident(field.column).push(if *negated {
+                        " IS NOT NULL"
+                    } else {
+                        " IS NULL"
+                    });
                 }
             }
         }
@@ -186,6 +200,22 @@ fn ts_field<T: TimeSeries>() -> Result<&'static FieldMeta> {
             "a QuestDB time series needs an #[entity(timestamp)] field",
         )
     })
+}
+
+/// `SAMPLE BY` takes a 32-bit count of one unit: the largest unit that divides the width.
+fn sample_unit(micros: i64) -> Option<(i32, char)> {
+    const UNITS: [(i64, char); 6] = [
+        (86_400_000_000, 'd'),
+        (3_600_000_000, 'h'),
+        (60_000_000, 'm'),
+        (1_000_000, 's'),
+        (1_000, 'T'),
+        (1, 'U'),
+    ];
+    UNITS
+        .iter()
+        .find(|(size, _)| micros % size == 0)
+        .and_then(|&(size, unit)| i32::try_from(micros / size).ok().map(|n| (n, unit)))
 }
 
 fn decode_rows<T: Entity>(rows: &[PgRow]) -> Result<Vec<T>> {
@@ -301,7 +331,10 @@ impl TimeSeriesBackend for QuestDb {
         let mut sql = Sql::select(T::META, &table);
         // QuestDB applies WHERE before LATEST ON, so this is "latest among matching rows".
         sql.filter(filter, true)?;
-        sql.push(" LATEST ON ").ident(ts.column).push(" PARTITION BY ").ident(by.column);
+        sql.push(" LATEST ON ")
+            .ident(ts.column)
+            .push(" PARTITION BY ")
+            .ident(by.column);
         let rows = fetch_all(self, sql.text, &sql.binds).await?;
         let mut out: Vec<(dal::Value, T)> = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -361,7 +394,11 @@ impl MetricsBackend for QuestDb {
         let value = query.value.field();
 
         let mut count = Sql::new();
-        count.push("SELECT count(").ident(value.column).push(") FROM ").ident(&table);
+        count
+            .push("SELECT count(")
+            .ident(value.column)
+            .push(") FROM ")
+            .ident(&table);
         self.metric_where(&mut count, query)?;
         let rows = fetch_all(self, count.text, &count.binds).await?;
         let n: i64 = match rows.first() {
@@ -377,7 +414,10 @@ impl MetricsBackend for QuestDb {
         let lo = rank.floor() as i64;
         let hi = rank.ceil() as i64;
         let mut sql = Sql::new();
-        sql.push("SELECT cast(").ident(value.column).push(" as double) FROM ").ident(&table);
+        sql.push("SELECT cast(")
+            .ident(value.column)
+            .push(" as double) FROM ")
+            .ident(&table);
         self.metric_where(&mut sql, query)?;
         sql.push(" ORDER BY ").ident(value.column);
         let _ = write!(sql.text, " LIMIT {lo}, {}", hi + 1);
@@ -405,8 +445,14 @@ impl MetricsBackend for QuestDb {
         let v = query.value.field().column;
         let mut sql = Sql::new();
         sql.push("SELECT count(").ident(v);
-        sql.push("), cast(min(").ident(v).push(") as double), cast(max(").ident(v);
-        sql.push(") as double), avg(").ident(v).push("), cast(sum(").ident(v);
+        sql.push("), cast(min(")
+            .ident(v)
+            .push(") as double), cast(max(")
+            .ident(v);
+        sql.push(") as double), avg(")
+            .ident(v)
+            .push("), cast(sum(")
+            .ident(v);
         sql.push(") as double) FROM ").ident(&table);
         self.metric_where(&mut sql, query)?;
         let rows = fetch_all(self, sql.text, &sql.binds).await?;
@@ -456,11 +502,17 @@ impl MetricsBackend for QuestDb {
         };
         sql.push(", count(").ident(v).push(") FROM ").ident(&table);
         self.metric_where(&mut sql, query)?;
-        // Buckets in microseconds from an origin at the Unix epoch, so they start where
+        // Buckets from an origin at the Unix epoch, so they start where
         // dal::query::bucket_start says, whatever the width.
+        let (n, unit) = sample_unit(micros).ok_or_else(|| {
+            Error::invalid(
+                T::META.name,
+                "bucket width too large for QuestDB's SAMPLE BY",
+            )
+        })?;
         let _ = write!(
             sql.text,
-            " SAMPLE BY {micros}U FROM '1970-01-01T00:00:00.000000Z' ALIGN TO CALENDAR"
+            " SAMPLE BY {n}{unit} FROM '1970-01-01T00:00:00.000000Z' ALIGN TO CALENDAR"
         );
         let rows = fetch_all(self, sql.text, &sql.binds).await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -481,5 +533,19 @@ impl MetricsBackend for QuestDb {
         }
         out.sort_by_key(|b| b.start);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sample_unit;
+
+    #[test]
+    fn sample_units_are_the_largest_exact_unit() {
+        assert_eq!(sample_unit(7 * 86_400_000_000), Some((7, 'd')));
+        assert_eq!(sample_unit(420_000_000), Some((7, 'm')));
+        assert_eq!(sample_unit(1_500), Some((1_500, 'U')));
+        assert_eq!(sample_unit(2_000), Some((2, 'T')));
+        assert_eq!(sample_unit(i64::MAX), None);
     }
 }

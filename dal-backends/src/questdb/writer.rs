@@ -372,7 +372,9 @@ impl BatchWriter {
                 Ok(ok) => report.written += ok,
                 Err(e) if report.written == 0 && report.failed.is_empty() => return Err(e),
                 Err(_) => {
-                    report.failed.extend((first..rows.len()).map(|i| (i, closed())));
+                    report
+                        .failed
+                        .extend((first..rows.len()).map(|i| (i, closed())));
                     return Ok(report);
                 }
             }
@@ -563,7 +565,8 @@ async fn run(shared: Arc<Shared>, conf: ClientConf) {
         };
         match batch {
             Some((batch, rows)) => {
-                let mut done = deliver(&shared, &conf, &mut sender, batch, rows, &mut deadline).await;
+                let mut done =
+                    deliver(&shared, &conf, &mut sender, batch, rows, &mut deadline).await;
                 done.clear();
                 spare = Some(done);
             }
@@ -615,7 +618,11 @@ async fn deliver(
                 // Only a runtime shutting down cancels a blocking task; the batch is gone with
                 // it. Resolve the rows so no `flush` waits forever.
                 tracing::error!(backend = NAME, rows, error = %join, "ILP send task lost");
-                resolve(shared, rows64, Outcome::Abandoned(Arc::from(join.to_string())));
+                resolve(
+                    shared,
+                    rows64,
+                    Outcome::Abandoned(Arc::from(join.to_string())),
+                );
                 return shared.new_buffer();
             }
         };
@@ -702,8 +709,9 @@ mod tests {
         assert_eq!(c.protocol, ProtocolVersion::V3);
         assert!(c.conf.contains("protocol_version=3;"));
         assert!(c.conf.contains("retry_timeout=0;"));
-        let c = ClientConf::parse("http::addr=127.0.0.1:9000;protocol_version=2;retry_timeout=500;")
-            .unwrap();
+        let c =
+            ClientConf::parse("http::addr=127.0.0.1:9000;protocol_version=2;retry_timeout=500;")
+                .unwrap();
         assert_eq!(c.protocol, ProtocolVersion::V2);
         assert_eq!(c.conf.matches("protocol_version").count(), 1);
         assert_eq!(c.conf.matches("retry_timeout").count(), 1);

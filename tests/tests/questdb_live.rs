@@ -1,0 +1,550 @@
+//! Layer (c) of the QuestDB backend: against a real QuestDB server, when `QDB_CLIENT_CONF`
+//! (questdb-rs configuration, e.g. `http::addr=127.0.0.1:9000;`) and `QDB_PG_URL` (e.g.
+//! `postgres://admin:quest@127.0.0.1:8812/qdb`) are set. Without them every test prints a loud
+//! SKIPPED line and passes, also under `CI=true`: CI has no QuestDB.
+//!
+//! Each test works in its own tables (`<table>_<namespace>`) and drops them at the end.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use dal::query::{bucket_start, percentile_cont};
+use dal::{
+    Aggregate, Backend, Entity, Error, Filter, MetricQuery, MetricsStore, RangeQuery, Repository,
+    TimeSeriesStore,
+};
+use dal_backends::questdb::{QuestDb, QuestDbOptions};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// The options for a live server, or `None` after a loud skip notice.
+fn live(namespace: &str) -> Option<QuestDbOptions> {
+    match QuestDbOptions::from_env() {
+        Some(o) => Some(o.namespace(namespace)),
+        None => {
+            eprintln!(
+                "SKIPPED (QuestDB): set QDB_CLIENT_CONF and QDB_PG_URL to run this test against a real QuestDB, e.g. \
+                 QDB_CLIENT_CONF='http::addr=127.0.0.1:9000;' QDB_PG_URL='postgres://admin:quest@127.0.0.1:8812/qdb'"
+            );
+            None
+        }
+    }
+}
+
+fn connect(prefix: &str) -> Option<QuestDb> {
+    let ns = dal_tests::unique_namespace(prefix);
+    let options = live(&ns)?;
+    Some(QuestDb::connect(options).expect("QuestDB handle"))
+}
+
+/// Every storage class, nullable, symbols after a column.
+#[derive(Debug, Clone, PartialEq, Entity)]
+#[entity(table = "live_all", questdb(partition = "day", ttl = "30d", dedup))]
+struct AllKinds {
+    #[entity(id)]
+    id: i64,
+    #[entity(timestamp)]
+    ts: DateTime<Utc>,
+    flag: bool,
+    #[entity(symbol)]
+    venue: String,
+    #[entity(symbol)]
+    side: Option<String>,
+    maybe: Option<bool>,
+    small: Option<i16>,
+    medium: Option<i32>,
+    large: Option<i64>,
+    ratio32: Option<f32>,
+    ratio: Option<f64>,
+    note: Option<String>,
+    uid: Option<Uuid>,
+    at: Option<DateTime<Utc>>,
+    amount: Option<Decimal>,
+    #[entity(json)]
+    meta: Option<BTreeMap<String, i64>>,
+}
+
+/// A metric series.
+#[derive(Debug, Clone, PartialEq, Entity)]
+#[entity(table = "live_metric", questdb(partition = "day", dedup))]
+struct Sample {
+    #[entity(id)]
+    id: i64,
+    #[entity(timestamp)]
+    ts: DateTime<Utc>,
+    #[entity(symbol)]
+    name: String,
+    value: f64,
+    qty: Option<i64>,
+}
+
+fn at(micros: i64) -> DateTime<Utc> {
+    Utc.timestamp_micros(micros)
+        .single()
+        .expect("valid timestamp")
+}
+
+const T0: i64 = 1_700_000_000_000_000; // 2023-11-14T22:13:20Z
+
+fn bare(id: i64, ts: i64, venue: &str) -> AllKinds {
+    AllKinds {
+        id,
+        ts: at(ts),
+        flag: id % 2 == 0,
+        venue: venue.into(),
+        side: None,
+        maybe: None,
+        small: None,
+        medium: None,
+        large: None,
+        ratio32: None,
+        ratio: None,
+        note: None,
+        uid: None,
+        at: None,
+        amount: None,
+        meta: None,
+    }
+}
+
+fn full(id: i64, ts: i64) -> AllKinds {
+    AllKinds {
+        side: Some("sell, =side".into()),
+        maybe: Some(true),
+        small: Some(i16::MIN),
+        medium: Some(i32::MAX),
+        large: Some(i64::MAX),
+        ratio32: Some(1.5),
+        ratio: Some(-0.1),
+        note: Some("line\nbreak \"quoted\" \\ 東京 😀".into()),
+        uid: Some(Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)),
+        at: Some(at(1)),
+        amount: Some(Decimal::from_i128_with_scale(-(1i128 << 95) + 7, 28)),
+        meta: Some(BTreeMap::from([("depth".to_owned(), -3)])),
+        ..bare(id, ts, "XNYS venue")
+    }
+}
+
+#[tokio::test]
+async fn health_check_and_capabilities() {
+    let Some(db) = connect("qdb_health") else {
+        return;
+    };
+    db.health_check().await.expect("health check");
+    let caps = db.capabilities();
+    assert!(!caps.read_your_writes);
+    assert!(caps.time_series_dedup);
+    assert!(!caps.nan_and_infinity);
+}
+
+#[tokio::test]
+async fn every_type_round_trips() {
+    let Some(db) = connect("qdb_types") else {
+        return;
+    };
+    let repo: Repository<AllKinds, _> = Repository::new(db.clone());
+    let rows = vec![
+        bare(1, T0, "A"),
+        full(2, T0 + 1),
+        AllKinds {
+            maybe: Some(false),
+            small: Some(0),
+            ratio: Some(0.0),
+            note: Some(String::new()),
+            amount: Some(Decimal::new(1, 28)),
+            ..bare(3, T0 + 2, "B")
+        },
+    ];
+    let report = repo.append_all(&rows).await.expect("append_all");
+    assert!(report.is_complete(), "{:?}", report.failed);
+    repo.flush().await.expect("flush");
+    let back = repo
+        .range(&RangeQuery::new(at(T0), at(T0 + 10)))
+        .await
+        .expect("range");
+    assert_eq!(back, rows);
+    db.drop_table::<AllKinds>().await.expect("drop");
+}
+
+#[tokio::test]
+async fn ranges_filters_order_and_limit() {
+    let Some(db) = connect("qdb_range") else {
+        return;
+    };
+    let repo: Repository<AllKinds, _> = Repository::new(db.clone());
+    let rows: Vec<_> = (0..20)
+        .map(|i| AllKinds {
+            medium: (i % 3 != 0).then_some(i as i32),
+            ..bare(i, T0 + i * 1_000, if i % 2 == 0 { "even" } else { "odd" })
+        })
+        .collect();
+    repo.append_all(&rows).await.expect("append_all");
+    repo.flush().await.expect("flush");
+
+    // start inclusive, end exclusive
+    let got = repo
+        .range(&RangeQuery::new(at(T0 + 5_000), at(T0 + 10_000)))
+        .await
+        .expect("range");
+    assert_eq!(
+        got.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [5, 6, 7, 8, 9]
+    );
+
+    let got = repo
+        .range(
+            &RangeQuery::new(at(T0), at(T0 + 1_000_000))
+                .newest_first()
+                .limit(3),
+        )
+        .await
+        .expect("range desc");
+    assert_eq!(got.iter().map(|r| r.id).collect::<Vec<_>>(), [19, 18, 17]);
+
+    let odd = Filter::all().and(AllKinds::VENUE.is_in(["odd".to_owned()]));
+    let got = repo
+        .range(&RangeQuery::new(at(T0), at(T0 + 1_000_000)).filter(odd))
+        .await
+        .expect("range by symbol");
+    assert_eq!(got.len(), 10);
+    assert!(got.iter().all(|r| r.venue == "odd"));
+
+    let nulls = repo
+        .range(&RangeQuery::new(at(T0), at(T0 + 1_000_000)).filter(AllKinds::MEDIUM.is_null()))
+        .await
+        .expect("is null");
+    assert_eq!(
+        nulls.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [0, 3, 6, 9, 12, 15, 18]
+    );
+    // A comparison never matches NULL, `<>` included.
+    let ne = repo
+        .range(&RangeQuery::new(at(T0), at(T0 + 1_000_000)).filter(AllKinds::MEDIUM.ne(Some(1))))
+        .await
+        .expect("ne");
+    assert_eq!(ne.len(), 20 - 7 - 1);
+    let ge = repo
+        .range(
+            &RangeQuery::new(at(T0), at(T0 + 1_000_000))
+                .filter(AllKinds::MEDIUM.ge(Some(10)).and(AllKinds::FLAG.eq(true))),
+        )
+        .await
+        .expect("ge and bool");
+    assert_eq!(ge.iter().map(|r| r.id).collect::<Vec<_>>(), [10, 14, 16]);
+    let empty_in = repo
+        .range(&RangeQuery::new(at(T0), at(T0 + 1_000_000)).filter(AllKinds::VENUE.is_in([])))
+        .await
+        .expect("empty in");
+    assert!(empty_in.is_empty());
+    db.drop_table::<AllKinds>().await.expect("drop");
+}
+
+#[tokio::test]
+async fn latest_per_symbol_respects_the_filter() {
+    let Some(db) = connect("qdb_latest") else {
+        return;
+    };
+    let repo: Repository<Sample, _> = Repository::new(db.clone());
+    let mut rows = Vec::new();
+    for (i, name) in ["b", "a", "c", "a", "b", "a"].iter().enumerate() {
+        rows.push(Sample {
+            id: i as i64,
+            ts: at(T0 + i as i64),
+            name: (*name).into(),
+            value: i as f64,
+            qty: None,
+        });
+    }
+    repo.append_all(&rows).await.expect("append_all");
+    repo.flush().await.expect("flush");
+    let latest = repo
+        .latest(Sample::NAME, &Filter::all())
+        .await
+        .expect("latest");
+    assert_eq!(
+        latest
+            .iter()
+            .map(|r| (r.name.as_str(), r.id))
+            .collect::<Vec<_>>(),
+        [("a", 5), ("b", 4), ("c", 2)]
+    );
+    let latest = repo
+        .latest(Sample::NAME, &Sample::VALUE.lt(4.0))
+        .await
+        .expect("latest filtered");
+    assert_eq!(
+        latest
+            .iter()
+            .map(|r| (r.name.as_str(), r.id))
+            .collect::<Vec<_>>(),
+        [("a", 3), ("b", 0), ("c", 2)]
+    );
+    db.drop_table::<Sample>().await.expect("drop");
+}
+
+#[tokio::test]
+async fn quantiles_are_exact_and_summary_and_downsample_match() {
+    let Some(db) = connect("qdb_metrics") else {
+        return;
+    };
+    let repo: Repository<Sample, _> = Repository::new(db.clone());
+    // Deterministic pseudo-random values, negatives included, over ~3 hours.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let rows: Vec<Sample> = (0..2_000)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            Sample {
+                id: i,
+                ts: at(T0 + i * 5_400_000 + (x % 1_000) as i64),
+                name: if i % 4 == 0 { "lat" } else { "slip" }.into(),
+                value: (x % 100_000) as f64 / 7.0 - 5_000.0,
+                qty: (i % 5 != 0).then_some((x % 1000) as i64 - 500),
+            }
+        })
+        .collect();
+    repo.append_all(&rows).await.expect("append_all");
+    repo.flush().await.expect("flush");
+
+    let (start, end) = (at(T0 + 1_000_000_000), at(T0 + 9_000_000_000));
+    let in_window: Vec<&Sample> = rows
+        .iter()
+        .filter(|r| r.ts >= start && r.ts < end && r.name == "slip")
+        .collect();
+    let q = MetricQuery::new(Sample::VALUE, start, end).filter(Sample::NAME.eq("slip".into()));
+    let mut sorted: Vec<f64> = in_window.iter().map(|r| r.value).collect();
+    sorted.sort_by(f64::total_cmp);
+    for p in [0.0, 0.01, 0.5, 0.95, 0.99, 1.0] {
+        let got = repo.quantile(&q, p).await.expect("quantile");
+        assert_eq!(got, percentile_cont(&sorted, p), "p = {p}");
+    }
+    let s = repo.summary(&q).await.expect("summary");
+    assert_eq!(s.count, sorted.len() as u64);
+    assert_eq!(s.min, sorted.first().copied());
+    assert_eq!(s.max, sorted.last().copied());
+    let sum: f64 = sorted.iter().sum();
+    assert!((s.sum.expect("sum") - sum).abs() < 1e-6 * sum.abs().max(1.0));
+    assert!((s.mean.expect("mean") - sum / sorted.len() as f64).abs() < 1e-6);
+
+    // An integer column with NULLs.
+    let qty = MetricQuery::new(Sample::QTY, start, end);
+    let mut qs: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.ts >= start && r.ts < end)
+        .filter_map(|r| r.qty.map(|v| v as f64))
+        .collect();
+    qs.sort_by(f64::total_cmp);
+    assert_eq!(
+        repo.quantile(&qty, 0.5).await.expect("median"),
+        percentile_cont(&qs, 0.5)
+    );
+    assert_eq!(
+        repo.summary(&qty).await.expect("summary").count,
+        qs.len() as u64
+    );
+
+    // Buckets of 7 minutes and of a week start at multiples of the width since the epoch.
+    for width in [Duration::from_secs(420), Duration::from_secs(7 * 86_400)] {
+        for agg in [
+            Aggregate::Count,
+            Aggregate::Sum,
+            Aggregate::Min,
+            Aggregate::Max,
+        ] {
+            let got = repo.downsample(&q, width, agg).await.expect("downsample");
+            let mut want: BTreeMap<DateTime<Utc>, Vec<f64>> = BTreeMap::new();
+            for r in &in_window {
+                let b = bucket_start("Sample", r.ts, width).expect("bucket");
+                want.entry(b).or_default().push(r.value);
+            }
+            assert_eq!(got.len(), want.len(), "{width:?} {agg:?}");
+            for (bucket, (start, values)) in got.iter().zip(want) {
+                assert_eq!(bucket.start, start, "{width:?} {agg:?}");
+                assert_eq!(bucket.count, values.len() as u64);
+                let expected = match agg {
+                    Aggregate::Count => values.len() as f64,
+                    Aggregate::Sum => values.iter().sum(),
+                    Aggregate::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
+                    Aggregate::Max => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                    Aggregate::Mean => unreachable!(),
+                };
+                assert!(
+                    (bucket.value - expected).abs() < 1e-6,
+                    "{agg:?} {bucket:?} {expected}"
+                );
+            }
+        }
+    }
+    // An empty window.
+    let empty = MetricQuery::new(Sample::VALUE, at(T0 - 10), at(T0 - 5));
+    assert_eq!(repo.quantile(&empty, 0.5).await.expect("empty"), None);
+    assert_eq!(repo.summary(&empty).await.expect("empty").count, 0);
+    db.drop_table::<Sample>().await.expect("drop");
+}
+
+#[tokio::test]
+async fn same_id_and_timestamp_replace_each_other() {
+    let Some(db) = connect("qdb_dedup") else {
+        return;
+    };
+    let repo: Repository<Sample, _> = Repository::new(db.clone());
+    let first = Sample {
+        id: 1,
+        ts: at(T0),
+        name: "a".into(),
+        value: 1.0,
+        qty: Some(1),
+    };
+    let second = Sample {
+        value: 2.0,
+        qty: None,
+        ..first.clone()
+    };
+    repo.append(&first).await.expect("append");
+    repo.flush().await.expect("flush");
+    repo.append(&second).await.expect("append again");
+    repo.append(&Sample {
+        id: 2,
+        ..first.clone()
+    })
+    .await
+    .expect("other id");
+    repo.flush().await.expect("flush");
+    let got = repo
+        .range(&RangeQuery::new(at(T0), at(T0 + 1)))
+        .await
+        .expect("range");
+    let mut ids: Vec<_> = got.iter().map(|r| (r.id, r.value, r.qty)).collect();
+    ids.sort_by_key(|r| r.0);
+    assert_eq!(ids, [(1, 2.0, None), (2, 1.0, Some(1))]);
+    db.drop_table::<Sample>().await.expect("drop");
+}
+
+#[tokio::test]
+async fn an_existing_table_with_another_schema_is_reported() {
+    let Some(db) = connect("qdb_schema") else {
+        return;
+    };
+    let table = db.table_name(Sample::META);
+    let sql = format!(
+        "CREATE TABLE \"{table}\" (\"id\" LONG, \"ts\" TIMESTAMP, \"name\" SYMBOL, \"value\" LONG, \"qty\" LONG) \
+         TIMESTAMP(\"ts\") PARTITION BY DAY WAL DEDUP UPSERT KEYS(\"ts\", \"id\")"
+    );
+    db.execute(&sql).await.expect("create a mismatching table");
+    let e = db
+        .create_table::<Sample>()
+        .await
+        .expect_err("value is LONG, not DOUBLE");
+    assert!(
+        matches!(
+            e,
+            Error::Validation {
+                field: Some("value"),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    // The append path checks too, before anything is sent.
+    let repo: Repository<Sample, _> = Repository::new(db.clone());
+    let row = Sample {
+        id: 1,
+        ts: at(T0),
+        name: "a".into(),
+        value: 1.0,
+        qty: None,
+    };
+    assert!(repo.append(&row).await.is_err());
+    db.drop_table::<Sample>().await.expect("drop");
+}
+
+#[tokio::test]
+async fn the_example_tables_are_created_and_written() {
+    use trading::models::{Action, MetricPoint, MevEvent, Mode, Position, Trade};
+    let Some(db) = connect("qdb_trading") else {
+        return;
+    };
+    let trades: Repository<Trade, _> = Repository::new(db.clone());
+    let trade = Trade {
+        id: Uuid::from_u128(7),
+        timestamp: at(T0),
+        trader_id: "t1".into(),
+        mode: Mode::Live,
+        action: Action::Swap,
+        base_token: "SOL".into(),
+        quote_token: "USDC".into(),
+        amount: 2.0,
+        price: 150.5,
+        slippage: 0.002,
+        fee: 0.1,
+        priority_fee: 10_000,
+        transfer_fee: Some(0.01),
+        tx_signature: None,
+        latency_ms: 12,
+        mev_protected: false,
+    };
+    trades.append(&trade).await.expect("trade");
+    let points: Repository<MetricPoint, _> = Repository::new(db.clone());
+    let point = MetricPoint {
+        id: Uuid::from_u128(8),
+        timestamp: at(T0),
+        metric_name: "latency_ms.save_trade".into(),
+        value: 0.7,
+        labels: BTreeMap::from([("node".to_owned(), "a".to_owned())]),
+    };
+    points.append(&point).await.expect("metric");
+    let positions: Repository<Position, _> = Repository::new(db.clone());
+    let position = Position {
+        id: Uuid::from_u128(9),
+        timestamp: at(T0),
+        trader_id: "t1".into(),
+        token: "SOL".into(),
+        amount: 2.0,
+        cost_basis: 150.0,
+        current_price: 151.0,
+        unrealized_pnl: 2.0,
+    };
+    positions.append(&position).await.expect("position");
+    let mev: Repository<MevEvent, _> = Repository::new(db.clone());
+    let event = MevEvent {
+        id: Uuid::from_u128(10),
+        timestamp: at(T0),
+        trader_id: "t1".into(),
+        sandwich_probability: 0.3,
+        estimated_loss_bps: 12,
+        avoided: true,
+        priority_fee: 5_000,
+    };
+    mev.append(&event).await.expect("mev");
+    // One flush covers every table written through the handle.
+    trades.flush().await.expect("flush");
+    let window = RangeQuery::new(at(T0), at(T0 + 1));
+    assert_eq!(trades.range(&window).await.expect("trades"), [trade]);
+    assert_eq!(
+        points
+            .range(&RangeQuery::new(at(T0), at(T0 + 1)))
+            .await
+            .expect("metrics"),
+        [point]
+    );
+    assert_eq!(
+        positions
+            .range(&RangeQuery::new(at(T0), at(T0 + 1)))
+            .await
+            .expect("positions"),
+        [position]
+    );
+    assert_eq!(
+        mev.range(&RangeQuery::new(at(T0), at(T0 + 1)))
+            .await
+            .expect("mev"),
+        [event]
+    );
+    db.close().await.expect("close");
+    db.drop_table::<Trade>().await.expect("drop");
+    db.drop_table::<MetricPoint>().await.expect("drop");
+    db.drop_table::<Position>().await.expect("drop");
+    db.drop_table::<MevEvent>().await.expect("drop");
+}

@@ -202,7 +202,11 @@ pub struct InjectedFault {
 
 impl fmt::Display for InjectedFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.transient { "transient" } else { "permanent" };
+        let kind = if self.transient {
+            "transient"
+        } else {
+            "permanent"
+        };
         write!(f, "injected {kind} fault on {}", self.op)
     }
 }
@@ -362,15 +366,28 @@ mod tests {
         faults.inject(Fault::on(Op::Save).times(1));
         faults.inject(Fault::on(Op::Put).permanent());
         let transient = faults.check(Op::Save).unwrap_err();
-        assert!(matches!(transient, Error::Unavailable { .. }), "{transient:?}");
+        assert!(
+            matches!(transient, Error::Unavailable { .. }),
+            "{transient:?}"
+        );
         assert!(transient.is_transient());
         assert!(faults.check(Op::Save).is_ok(), "times(1) fires once");
         let permanent = faults.check(Op::Put).unwrap_err();
         assert!(
-            matches!(permanent, Error::Backend { transient: false, .. }),
+            matches!(
+                permanent,
+                Error::Backend {
+                    transient: false,
+                    ..
+                }
+            ),
             "{permanent:?}"
         );
-        assert!(permanent.to_string().contains("injected permanent fault on put"));
+        assert!(
+            permanent
+                .to_string()
+                .contains("injected permanent fault on put")
+        );
         faults.clear();
         assert!(faults.check(Op::Put).is_ok());
     }
@@ -379,7 +396,10 @@ mod tests {
     fn item_faults_only_reject_their_index_of_batch_ops() {
         let faults = Faults::default();
         faults.inject(Fault::on(Op::SaveAll).item(2));
-        assert!(faults.check(Op::SaveAll).is_ok(), "item faults never fail the call");
+        assert!(
+            faults.check(Op::SaveAll).is_ok(),
+            "item faults never fail the call"
+        );
         assert!(faults.item(Op::SaveAll, 1).is_none());
         assert!(faults.item(Op::SaveAll, 2).is_some());
         assert!(faults.item(Op::PutAll, 2).is_none());

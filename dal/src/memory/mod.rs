@@ -146,8 +146,10 @@ impl Memory {
     pub fn with_options(options: MemoryOptions) -> Self {
         let faults = Faults::default();
         // Global latency first, so per-op settings given in any order override it.
-        let (global, per_op): (Vec<_>, Vec<_>) =
-            options.latency.into_iter().partition(|(op, _)| op.is_none());
+        let (global, per_op): (Vec<_>, Vec<_>) = options
+            .latency
+            .into_iter()
+            .partition(|(op, _)| op.is_none());
         for (op, delay) in global.into_iter().chain(per_op) {
             faults.set_latency(op, delay);
         }
@@ -190,7 +192,11 @@ impl Memory {
 
     /// Removes every row of every table (faults, latency and clock stay).
     pub fn clear(&self) {
-        *self.shared.tables.write().unwrap_or_else(PoisonError::into_inner) = Tables::default();
+        *self
+            .shared
+            .tables
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Tables::default();
     }
 }
 
@@ -232,12 +238,20 @@ impl Access for Memory {
     }
 
     fn read<R>(&self, _: TableRef, f: impl FnOnce(&Tables) -> R) -> Result<R> {
-        let tables = self.shared.tables.read().unwrap_or_else(PoisonError::into_inner);
+        let tables = self
+            .shared
+            .tables
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         Ok(f(&tables))
     }
 
     fn apply<I: IntoIterator<Item = Write>>(&self, table: TableRef, writes: I) -> Result<bool> {
-        let mut tables = self.shared.tables.write().unwrap_or_else(PoisonError::into_inner);
+        let mut tables = self
+            .shared
+            .tables
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         Ok(writes
             .into_iter()
             .fold(false, |_, w| tables.apply(table.id, w)))
@@ -264,7 +278,11 @@ impl Memory {
 
     /// Replays a committed transaction's log, atomically.
     fn replay(&self, log: Vec<(TableRef, Write)>) {
-        let mut tables = self.shared.tables.write().unwrap_or_else(PoisonError::into_inner);
+        let mut tables = self
+            .shared
+            .tables
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         for (table, write) in log {
             tables.apply(table.id, write);
         }

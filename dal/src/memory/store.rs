@@ -23,8 +23,8 @@ use crate::entity::{Entity, EntityMeta, Keyed, TimeSeries};
 use crate::error::{Error, Result};
 use crate::key::encode_key;
 use crate::query::{
-    Aggregate, AnyColumn, BatchReport, Bucket, Cursor, Filter, ListQuery, MetricQuery, Order,
-    Page, RangeQuery, Summary, bucket_start, check_quantile, percentile_cont,
+    Aggregate, AnyColumn, BatchReport, Bucket, Cursor, Filter, ListQuery, MetricQuery, Order, Page,
+    RangeQuery, Summary, bucket_start, check_quantile, percentile_cont,
 };
 use crate::value::{RowCapture, RowDecoder, Value};
 
@@ -167,7 +167,12 @@ async fn save_all<A: Access, T: Keyed>(a: &A, entities: &[T]) -> Result<BatchRep
     for (index, entity) in entities.iter().enumerate() {
         let write = match faults.item(Op::SaveAll, index) {
             Some(e) => Err(e),
-            None => capture(entity).and_then(|row| Ok(Write::Save { key: entity_key(entity)?, row })),
+            None => capture(entity).and_then(|row| {
+                Ok(Write::Save {
+                    key: entity_key(entity)?,
+                    row,
+                })
+            }),
         };
         match write {
             Ok(w) => writes.push(w),
@@ -373,7 +378,10 @@ async fn quantile<A: Access, T: TimeSeries>(
 ) -> Result<Option<f64>> {
     enter(a, Op::Quantile).await?;
     check_quantile(T::META.name, p)?;
-    let mut values: Vec<f64> = window_values(a, query)?.into_iter().map(|(_, v)| v).collect();
+    let mut values: Vec<f64> = window_values(a, query)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
     values.sort_unstable_by(|x, y| cmp_nan_last(*x, *y));
     Ok(percentile_cont(&values, p))
 }
@@ -556,7 +564,10 @@ fn lookup_rows<A: Access, T: Keyed>(a: &A, keys: &[String]) -> Result<Vec<Option
 async fn lookup<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<Option<T>> {
     enter(a, Op::Lookup).await?;
     let key = key_of::<T>(key)?;
-    match lookup_rows::<A, T>(a, std::slice::from_ref(&key))?.pop().flatten() {
+    match lookup_rows::<A, T>(a, std::slice::from_ref(&key))?
+        .pop()
+        .flatten()
+    {
         Some((row, _)) => decode(&row).map(Some),
         None => Ok(None),
     }
@@ -575,7 +586,10 @@ async fn invalidate<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<bool> {
     enter(a, Op::Invalidate).await?;
     let key = key_of::<T>(key)?;
     let now = a.root().clock().now();
-    a.apply(TableRef::of::<T>(Kind::Cache), [Write::Invalidate { key, now }])
+    a.apply(
+        TableRef::of::<T>(Kind::Cache),
+        [Write::Invalidate { key, now }],
+    )
 }
 
 async fn remaining_ttl<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<Option<Duration>> {

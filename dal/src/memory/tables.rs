@@ -59,7 +59,11 @@ pub(crate) struct SeriesTable {
 
 impl SeriesTable {
     /// The rows with `start <= ts < end`.
-    pub(crate) fn window(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> &[(DateTime<Utc>, Row)] {
+    pub(crate) fn window(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> &[(DateTime<Utc>, Row)] {
         let lo = self.rows.partition_point(|(ts, _)| *ts < start);
         let hi = self.rows.partition_point(|(ts, _)| *ts < end);
         self.rows.get(lo..hi).unwrap_or(&[])
@@ -156,7 +160,9 @@ impl Tables {
     /// A copy of the table (empty when it does not exist yet). Rows are shared, not copied.
     pub(crate) fn copy(&self, t: TableRef) -> TableCopy {
         match t.kind {
-            Kind::Records => TableCopy::Records(self.records.get(&t.id).cloned().unwrap_or_default()),
+            Kind::Records => {
+                TableCopy::Records(self.records.get(&t.id).cloned().unwrap_or_default())
+            }
             Kind::Series => TableCopy::Series(self.series.get(&t.id).cloned().unwrap_or_default()),
             Kind::Cache => TableCopy::Cache(self.cache.get(&t.id).cloned().unwrap_or_default()),
         }
@@ -238,7 +244,11 @@ impl Hasher for TypeIdHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for b in bytes {
             h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -285,9 +295,16 @@ mod tests {
             series_values(&t),
             [(1, 5), (5, 2), (7, 4), (10, 1), (10, 3), (10, 6)]
         );
-        let w: Vec<i64> = t.window(ts(5), ts(10)).iter().map(|(t, _)| t.timestamp()).collect();
+        let w: Vec<i64> = t
+            .window(ts(5), ts(10))
+            .iter()
+            .map(|(t, _)| t.timestamp())
+            .collect();
         assert_eq!(w, [5, 7]);
-        assert!(t.window(ts(10), ts(5)).is_empty(), "a reversed window is empty, not a panic");
+        assert!(
+            t.window(ts(10), ts(5)).is_empty(),
+            "a reversed window is empty, not a panic"
+        );
     }
 
     #[test]

@@ -92,7 +92,10 @@ impl Tx {
     }
 
     fn lock(&self) -> MutexGuard<'_, TxState> {
-        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Makes sure `table` is in the snapshot, copying it from the parent on first touch.

@@ -1,0 +1,355 @@
+//! Statement text built at run time: queries whose text depends on their shape (which filter
+//! conditions, which order, whether there is a limit) and the batch statements. Each distinct
+//! shape is built once per entity and cached, so the hot path only binds values, and sqlx's
+//! per-connection prepared-statement cache sees one text per shape.
+//!
+//! Values are always bind parameters, never spliced into the text. Text comparisons and key
+//! order use `COLLATE "C"` so results order exactly as [`dal::Value::total_cmp`] (bytewise),
+//! whatever the database's default collation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use dal::query::{CmpOp, Condition};
+use dal::{Aggregate, EntityMeta, FieldKind, FieldMeta, Order};
+
+use super::ddl::push_ident;
+
+/// Cached statement text per (entity, shape).
+#[derive(Default)]
+pub(crate) struct StatementCache {
+    map: RwLock<HashMap<(usize, Vec<u32>), Arc<str>>>,
+}
+
+impl StatementCache {
+    /// The statement for `meta` and `shape`, built by `build` on first use.
+    pub(crate) fn get(
+        &self,
+        meta: &'static EntityMeta,
+        shape: Vec<u32>,
+        build: impl FnOnce() -> String,
+    ) -> Arc<str> {
+        let key = (std::ptr::from_ref(meta) as usize, shape);
+        if let Some(s) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Arc::clone(s);
+        }
+        let text: Arc<str> = build().into();
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(map.entry(key).or_insert(text))
+    }
+}
+
+/// Shape codes: the first element of a shape says which statement it is.
+pub(crate) mod kind {
+    pub(crate) const LIST: u32 = 1;
+    pub(crate) const RANGE: u32 = 2;
+    pub(crate) const LATEST: u32 = 3;
+    pub(crate) const QUANTILE: u32 = 4;
+    pub(crate) const SUMMARY: u32 = 5;
+    pub(crate) const DOWNSAMPLE: u32 = 6;
+    pub(crate) const GET_MANY: u32 = 7;
+    pub(crate) const UNNEST_INSERT: u32 = 9;
+    pub(crate) const UNNEST_UPSERT: u32 = 10;
+}
+
+/// Appends the shape of `conditions` (field and operator of each).
+pub(crate) fn shape_conditions(shape: &mut Vec<u32>, conditions: &[Condition]) {
+    for c in conditions {
+        let (field, tag) = match c {
+            Condition::Cmp { field, op, .. } => (field, *op as u32),
+            Condition::In { field, .. } => (field, 16),
+            Condition::IsNull { field, negated } => (field, 17 + u32::from(*negated)),
+        };
+        shape.push(u32::try_from(field.index).unwrap_or(u32::MAX) << 8 | tag);
+    }
+}
+
+/// A column reference, with `COLLATE "C"` for text so comparisons and order are bytewise.
+fn push_col(sql: &mut String, f: &FieldMeta) {
+    push_ident(sql, f.column);
+    if f.kind == FieldKind::Text {
+        sql.push_str(" COLLATE \"C\"");
+    }
+}
+
+fn push_param(sql: &mut String, n: &mut usize) {
+    *n += 1;
+    sql.push('$');
+    sql.push_str(&n.to_string());
+}
+
+/// Appends ` AND cond` for each condition, numbering parameters after `n`.
+pub(crate) fn push_conditions(sql: &mut String, conditions: &[Condition], n: &mut usize) {
+    for c in conditions {
+        sql.push_str(" AND ");
+        match c {
+            Condition::Cmp { field, op, .. } => {
+                match op {
+                    CmpOp::Eq | CmpOp::Ne => push_ident(sql, field.column),
+                    _ => push_col(sql, field),
+                }
+                sql.push(' ');
+                sql.push_str(op.as_sql());
+                sql.push(' ');
+                push_param(sql, n);
+            }
+            Condition::In { field, .. } => {
+                push_ident(sql, field.column);
+                sql.push_str(" = ANY(");
+                push_param(sql, n);
+                sql.push(')');
+            }
+            Condition::IsNull { field, negated } => {
+                push_ident(sql, field.column);
+                sql.push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
+            }
+        }
+    }
+}
+
+fn push_table(sql: &mut String, meta: &EntityMeta) {
+    push_ident(sql, meta.table);
+}
+
+/// `SELECT cols FROM t WHERE TRUE [AND conds] [AND (ids) > ($..)] ORDER BY ids LIMIT $n`.
+pub(crate) fn list(meta: &EntityMeta, conditions: &[Condition], after: bool) -> String {
+    let mut sql = String::from(meta.pg.select);
+    sql.push_str(" WHERE TRUE");
+    let mut n = 0;
+    push_conditions(&mut sql, conditions, &mut n);
+    if after {
+        sql.push_str(" AND (");
+        for (i, f) in meta.ids().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            push_col(&mut sql, f);
+        }
+        sql.push_str(") > (");
+        for (i, _) in meta.ids().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            push_param(&mut sql, &mut n);
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ORDER BY ");
+    for (i, f) in meta.ids().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_col(&mut sql, f);
+    }
+    sql.push_str(" LIMIT ");
+    push_param(&mut sql, &mut n);
+    sql
+}
+
+/// Appends `"ts" >= $a AND "ts" < $b` with the next two parameters.
+fn push_window(sql: &mut String, ts: &FieldMeta, n: &mut usize) {
+    push_ident(sql, ts.column);
+    sql.push_str(" >= ");
+    push_param(sql, n);
+    sql.push_str(" AND ");
+    push_ident(sql, ts.column);
+    sql.push_str(" < ");
+    push_param(sql, n);
+}
+
+/// `SELECT cols FROM t WHERE ts >= $1 AND ts < $2 [AND conds] ORDER BY ts [DESC] [LIMIT $n]`.
+pub(crate) fn range(
+    meta: &EntityMeta,
+    ts: &FieldMeta,
+    conditions: &[Condition],
+    order: Order,
+    limit: bool,
+) -> String {
+    let mut sql = String::from(meta.pg.select);
+    sql.push_str(" WHERE ");
+    let mut n = 0;
+    push_window(&mut sql, ts, &mut n);
+    push_conditions(&mut sql, conditions, &mut n);
+    sql.push_str(" ORDER BY ");
+    push_ident(&mut sql, ts.column);
+    if order == Order::Desc {
+        sql.push_str(" DESC");
+    }
+    if limit {
+        sql.push_str(" LIMIT ");
+        push_param(&mut sql, &mut n);
+    }
+    sql
+}
+
+/// `SELECT DISTINCT ON (by) cols FROM t WHERE TRUE [AND conds] ORDER BY by NULLS FIRST, ts DESC`.
+pub(crate) fn latest(meta: &EntityMeta, by: &FieldMeta, ts: &FieldMeta, conditions: &[Condition]) -> String {
+    let mut by_expr = String::new();
+    push_col(&mut by_expr, by);
+    let mut sql = format!("SELECT DISTINCT ON ({by_expr}) {} FROM ", meta.pg.columns);
+    push_table(&mut sql, meta);
+    sql.push_str(" WHERE TRUE");
+    let mut n = 0;
+    push_conditions(&mut sql, conditions, &mut n);
+    sql.push_str(" ORDER BY ");
+    sql.push_str(&by_expr);
+    // NULL first, as in Value::total_cmp.
+    sql.push_str(" NULLS FIRST, ");
+    push_ident(&mut sql, ts.column);
+    sql.push_str(" DESC");
+    sql
+}
+
+/// The FROM/WHERE part of aggregates over `value` in a window; parameters `$first`.. are
+/// start, end, then the conditions.
+fn push_metric_from(
+    sql: &mut String,
+    meta: &EntityMeta,
+    ts: &FieldMeta,
+    value: &FieldMeta,
+    conditions: &[Condition],
+    n: &mut usize,
+) {
+    sql.push_str(" FROM ");
+    push_table(sql, meta);
+    sql.push_str(" WHERE ");
+    push_window(sql, ts, n);
+    sql.push_str(" AND ");
+    push_ident(sql, value.column);
+    sql.push_str(" IS NOT NULL");
+    push_conditions(sql, conditions, n);
+}
+
+/// `SELECT percentile_cont($1) WITHIN GROUP (ORDER BY value) FROM t WHERE window ..`.
+pub(crate) fn quantile(meta: &EntityMeta, ts: &FieldMeta, value: &FieldMeta, conditions: &[Condition]) -> String {
+    let mut sql = String::from("SELECT percentile_cont($1) WITHIN GROUP (ORDER BY ");
+    push_ident(&mut sql, value.column);
+    sql.push_str("::float8)");
+    let mut n = 1;
+    push_metric_from(&mut sql, meta, ts, value, conditions, &mut n);
+    sql
+}
+
+/// `SELECT count, min, max, avg, sum (as float8) FROM t WHERE window ..`.
+pub(crate) fn summary(meta: &EntityMeta, ts: &FieldMeta, value: &FieldMeta, conditions: &[Condition]) -> String {
+    let mut col = String::new();
+    push_ident(&mut col, value.column);
+    let mut sql = format!(
+        "SELECT count({col}), min({col})::float8, max({col})::float8, avg({col})::float8, sum({col})::float8"
+    );
+    let mut n = 0;
+    push_metric_from(&mut sql, meta, ts, value, conditions, &mut n);
+    sql
+}
+
+/// Buckets by `floor(epoch_µs / width_µs)` (exact numeric arithmetic, floored also before
+/// 1970), one aggregate and the count per non-empty bucket, ascending.
+pub(crate) fn downsample(
+    meta: &EntityMeta,
+    ts: &FieldMeta,
+    value: &FieldMeta,
+    aggregate: Aggregate,
+    conditions: &[Condition],
+) -> String {
+    let mut col = String::new();
+    push_ident(&mut col, value.column);
+    let mut t = String::new();
+    push_ident(&mut t, ts.column);
+    let agg = match aggregate {
+        Aggregate::Count => format!("count({col})::float8"),
+        Aggregate::Min => format!("min({col})::float8"),
+        Aggregate::Max => format!("max({col})::float8"),
+        Aggregate::Mean => format!("avg({col})::float8"),
+        Aggregate::Sum => format!("sum({col})::float8"),
+    };
+    let mut sql = format!(
+        "SELECT floor(extract(epoch FROM {t}) * 1000000 / $1)::int8 AS dal_bucket, {agg}, count({col})"
+    );
+    let mut n = 1;
+    push_metric_from(&mut sql, meta, ts, value, conditions, &mut n);
+    sql.push_str(" GROUP BY dal_bucket ORDER BY dal_bucket");
+    sql
+}
+
+/// Rows for a list of keys in one round trip: the keys are unnested with their position and
+/// joined to the table, so each row comes back with the slot it fills (`dal_ord`, 1-based).
+pub(crate) fn get_many(meta: &EntityMeta) -> String {
+    let mut sql = String::from("SELECT ");
+    for (i, f) in meta.fields.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str("dal_row.");
+        push_ident(&mut sql, f.column);
+    }
+    sql.push_str(", dal_key.dal_ord FROM UNNEST(");
+    let mut n = 0;
+    for (i, _) in meta.ids().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_param(&mut sql, &mut n);
+    }
+    sql.push_str(") WITH ORDINALITY AS dal_key(");
+    for i in 0..meta.id_fields.len() {
+        sql.push_str(&format!("dal_k{i}, "));
+    }
+    sql.push_str("dal_ord) JOIN ");
+    push_table(&mut sql, meta);
+    sql.push_str(" AS dal_row ON ");
+    for (i, f) in meta.ids().enumerate() {
+        if i > 0 {
+            sql.push_str(" AND ");
+        }
+        sql.push_str("dal_row.");
+        push_ident(&mut sql, f.column);
+        sql.push_str(&format!(" = dal_key.dal_k{i}"));
+    }
+    sql
+}
+
+/// `COPY t (cols) FROM STDIN (FORMAT binary)`.
+pub(crate) fn copy_in(meta: &EntityMeta) -> String {
+    let mut sql = String::from("COPY ");
+    push_table(&mut sql, meta);
+    sql.push_str(&format!(" ({}) FROM STDIN (FORMAT binary)", meta.pg.columns));
+    sql
+}
+
+/// `INSERT INTO t (cols) SELECT * FROM UNNEST($1, .., $n)` plus, for an upsert of a keyed
+/// entity, the same `ON CONFLICT` clause as the derived upsert.
+pub(crate) fn unnest_insert(meta: &EntityMeta, upsert: bool) -> String {
+    let mut sql = String::from("INSERT INTO ");
+    push_table(&mut sql, meta);
+    sql.push_str(&format!(" ({}) SELECT * FROM UNNEST(", meta.pg.columns));
+    let mut n = 0;
+    for (i, _) in meta.fields.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_param(&mut sql, &mut n);
+    }
+    sql.push(')');
+    if upsert && !meta.id_fields.is_empty() {
+        sql.push_str(" ON CONFLICT (");
+        for (i, f) in meta.ids().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            push_ident(&mut sql, f.column);
+        }
+        sql.push(')');
+        let mut first = true;
+        for f in meta.fields.iter().filter(|f| !f.id) {
+            sql.push_str(if first { " DO UPDATE SET " } else { ", " });
+            first = false;
+            push_ident(&mut sql, f.column);
+            sql.push_str(" = EXCLUDED.");
+            push_ident(&mut sql, f.column);
+        }
+        if first {
+            sql.push_str(" DO NOTHING");
+        }
+    }
+    sql
+}

@@ -1,0 +1,582 @@
+//! The backend-trait implementations, written once over a [`Session`] (the pool, or the
+//! connection of a transaction) and used by both [`Postgres`] and [`PgTx`].
+//!
+//! Every operation is one round trip: the statement text is static (`T::META.pg`) or cached per
+//! shape ([`super::sql`]), values are bound in binary, rows are decoded in place. On the pool,
+//! reads and upserts that fail because the connection died are retried once on another
+//! connection (they are idempotent); appends and deletes are not, since their first attempt
+//! may have been applied.
+
+use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dal::query::{check_quantile, Condition};
+use dal::value::RowCapture;
+use dal::{
+    Aggregate, AnyColumn, BatchReport, Bucket, Cursor, Entity, EntityMeta, Error, FieldMeta, Filter,
+    Keyed, ListQuery, MetricQuery, Page, RangeQuery, Result, Summary, TimeSeries,
+};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
+use sqlx::{Arguments as _, Row as _};
+
+use super::codec::{self, BindSink, ColumnSink, Encoder, RowReader, Scalar, Sink};
+use super::error::{self, Failure};
+use super::sql::{self, kind};
+use super::tx::TxConn;
+use super::{batch, Postgres, PgTx};
+
+/// A connection to run one operation on.
+pub(crate) enum Conn {
+    /// Borrowed from the pool for this operation.
+    Pool(PoolConnection<sqlx::Postgres>),
+    /// The connection of an open transaction, locked for this operation.
+    Tx(tokio::sync::OwnedMappedMutexGuard<TxConn, PgConnection>),
+}
+
+impl Deref for Conn {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        match self {
+            Conn::Pool(c) => c,
+            Conn::Tx(c) => c,
+        }
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Conn::Pool(c) => c,
+            Conn::Tx(c) => c,
+        }
+    }
+}
+
+/// Where operations run: the pool ([`Postgres`]) or a transaction ([`PgTx`]).
+pub(crate) trait Session: Send + Sync {
+    /// The backend handle (pool, caches, error bookkeeping).
+    fn pg(&self) -> &Postgres;
+    /// A connection for one operation.
+    fn conn(&self) -> impl Future<Output = Result<Conn>> + Send;
+    /// Whether each statement runs on its own (autocommit), so a failed one can be retried on
+    /// another connection; false inside a transaction.
+    fn pooled(&self) -> bool;
+}
+
+impl Session for Postgres {
+    fn pg(&self) -> &Postgres {
+        self
+    }
+    async fn conn(&self) -> Result<Conn> {
+        self.acquire().await.map(Conn::Pool)
+    }
+    fn pooled(&self) -> bool {
+        true
+    }
+}
+
+/// Whether `e` says the connection died, so the same operation may succeed on another one.
+fn is_stale(e: &Error) -> bool {
+    match e {
+        Error::Unavailable { source, .. } => source
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(|e| error::failure(e) == Failure::Connection),
+        _ => false,
+    }
+}
+
+/// Runs an idempotent operation, once more on a fresh connection if the first one was dead.
+pub(crate) async fn retry_stale<S, R, F, Fut>(s: &S, op: F) -> Result<R>
+where
+    S: Session,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<R>>,
+{
+    match op().await {
+        Err(e) if s.pooled() && is_stale(&e) => {
+            tracing::debug!(error = %e, "postgres connection lost; retrying once on another connection");
+            op().await
+        }
+        r => r,
+    }
+}
+
+fn decode<T: Entity>(row: &PgRow) -> Result<T> {
+    T::decode(&mut RowReader::new(row))
+}
+
+fn bind_key<T: Keyed>(args: &mut PgArguments, key: &T::Key) -> Result<()> {
+    T::encode_key(key, &mut Encoder::filter(&mut BindSink(args)))
+}
+
+fn bind_conditions(args: &mut PgArguments, conditions: &[Condition]) -> Result<()> {
+    for c in conditions {
+        match c {
+            Condition::Cmp { field, value, .. } => codec::bind_value(args, field, value)?,
+            Condition::In { field, values } => codec::bind_array(args, field, values)?,
+            Condition::IsNull { .. } => {}
+        }
+    }
+    Ok(())
+}
+
+fn bind_i64(args: &mut PgArguments, meta: &'static EntityMeta, v: i64) -> Result<()> {
+    args.add(v).map_err(|e| Error::invalid(meta.name, e))
+}
+
+fn bind_f64(args: &mut PgArguments, meta: &'static EntityMeta, v: f64) -> Result<()> {
+    args.add(v).map_err(|e| Error::invalid(meta.name, e))
+}
+
+/// Binds a window bound of the timestamp field. Bounds before what Postgres can store are
+/// clamped to its earliest timestamp (no row can be older), so `DateTime::MIN_UTC` works as
+/// "from the beginning".
+fn bind_bound(args: &mut PgArguments, ts: &'static FieldMeta, at: &DateTime<Utc>) -> Result<()> {
+    let us = codec::timestamp_micros(ts, at).unwrap_or(codec::PG_MIN_TIMESTAMP_US);
+    BindSink(args).value(ts, Some(Scalar::Timestamp(us)))
+}
+
+fn limit_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn timestamp_field<T: Entity>() -> Result<&'static FieldMeta> {
+    T::META.timestamp().ok_or_else(|| {
+        Error::invalid(T::META.name, "this operation needs an #[entity(timestamp)] field")
+    })
+}
+
+fn keyed_meta<T: Keyed>() -> Result<&'static EntityMeta> {
+    if T::META.id_fields.is_empty() || T::META.pg.select_by_key.is_empty() {
+        return Err(Error::invalid(T::META.name, "this operation needs #[entity(id)] fields"));
+    }
+    Ok(T::META)
+}
+
+pub(crate) async fn save<S: Session, T: Keyed>(s: &S, entity: &T) -> Result<()> {
+    let meta = keyed_meta::<T>()?;
+    retry_stale(s, move || async move {
+        let mut args = PgArguments::default();
+        entity.encode(&mut Encoder::row(&mut BindSink(&mut args)))?;
+        let mut conn = s.conn().await?;
+        sqlx::query_with(meta.pg.upsert, args)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| s.pg().fail(Some(meta), e))?;
+        Ok(())
+    })
+    .await
+}
+
+pub(crate) async fn get<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<Option<T>> {
+    let meta = keyed_meta::<T>()?;
+    retry_stale(s, move || async move {
+        let mut args = PgArguments::default();
+        bind_key::<T>(&mut args, key)?;
+        let mut conn = s.conn().await?;
+        let row = sqlx::query_with(meta.pg.select_by_key, args)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| s.pg().fail(Some(meta), e))?;
+        row.as_ref().map(decode::<T>).transpose()
+    })
+    .await
+}
+
+pub(crate) async fn get_many<S: Session, T: Keyed>(s: &S, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
+    let meta = keyed_meta::<T>()?;
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = s
+        .pg()
+        .statements()
+        .get(meta, vec![kind::GET_MANY], || sql::get_many(meta));
+    let ids: Vec<&'static FieldMeta> = meta.ids().collect();
+    retry_stale(s, || {
+        let (sql, ids) = (&sql, &ids);
+        async move {
+            let mut cols = ColumnSink::new(ids);
+            for k in keys {
+                cols.begin_row();
+                T::encode_key(k, &mut Encoder::filter(&mut cols))?;
+            }
+            let mut args = PgArguments::default();
+            cols.bind(&mut args).map_err(|e| Error::invalid(meta.name, e))?;
+            let mut conn = s.conn().await?;
+            let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| s.pg().fail(Some(meta), e))?;
+            let mut out: Vec<Option<T>> = (0..keys.len()).map(|_| None).collect();
+            let ord_col = meta.fields.len();
+            for row in &rows {
+                let ord: i64 = row
+                    .try_get(ord_col)
+                    .map_err(|e| Error::invalid(meta.name, e))?;
+                let slot = usize::try_from(ord - 1)
+                    .ok()
+                    .and_then(|i| out.get_mut(i))
+                    .ok_or_else(|| Error::invalid(meta.name, "get_many: key position out of range"))?;
+                *slot = Some(decode::<T>(row)?);
+            }
+            Ok(out)
+        }
+    })
+    .await
+}
+
+pub(crate) async fn list<S: Session, T: Keyed>(s: &S, query: &ListQuery<T>) -> Result<Page<T>> {
+    let meta = keyed_meta::<T>()?;
+    query.validate(meta.name)?;
+    let conditions = query.filter.conditions();
+    let after = query.after.as_ref().map(Cursor::key_values);
+    if let Some(values) = after {
+        if values.len() != meta.id_fields.len() {
+            return Err(Error::invalid(
+                meta.name,
+                format_args!(
+                    "cursor holds {} key values, but the key has {} parts: pass a cursor from a page of this entity",
+                    values.len(),
+                    meta.id_fields.len()
+                ),
+            ));
+        }
+    }
+    let mut shape = vec![kind::LIST, u32::from(after.is_some())];
+    sql::shape_conditions(&mut shape, conditions);
+    let sql = s
+        .pg()
+        .statements()
+        .get(meta, shape, || sql::list(meta, conditions, after.is_some()));
+    retry_stale(s, || {
+        let sql = &sql;
+        async move {
+            let mut args = PgArguments::default();
+            bind_conditions(&mut args, conditions)?;
+            if let Some(values) = after {
+                for (field, v) in meta.ids().zip(values) {
+                    codec::bind_value(&mut args, field, v)?;
+                }
+            }
+            // One row more than the page tells whether another page follows.
+            bind_i64(&mut args, meta, limit_i64(query.limit).saturating_add(1))?;
+            let mut conn = s.conn().await?;
+            let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| s.pg().fail(Some(meta), e))?;
+            let more = rows.len() > query.limit;
+            let mut items = Vec::with_capacity(rows.len().min(query.limit));
+            for row in rows.iter().take(query.limit) {
+                items.push(decode::<T>(row)?);
+            }
+            let next = match items.last() {
+                Some(last) if more => {
+                    let mut key = RowCapture::default();
+                    T::encode_key(&last.key(), &mut key)?;
+                    Some(Cursor::from_key_values(key.0))
+                }
+                _ => None,
+            };
+            Ok(Page { items, next })
+        }
+    })
+    .await
+}
+
+pub(crate) async fn delete<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<bool> {
+    let meta = keyed_meta::<T>()?;
+    let mut args = PgArguments::default();
+    bind_key::<T>(&mut args, key)?;
+    let mut conn = s.conn().await?;
+    let done = sqlx::query_with(meta.pg.delete_by_key, args)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| s.pg().fail(Some(meta), e))?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(crate) async fn append<S: Session, T: TimeSeries>(s: &S, row: &T) -> Result<()> {
+    let meta = T::META;
+    let mut args = PgArguments::default();
+    row.encode(&mut Encoder::row(&mut BindSink(&mut args)))?;
+    let mut conn = s.conn().await?;
+    sqlx::query_with(meta.pg.insert, args)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| s.pg().fail(Some(meta), e))?;
+    Ok(())
+}
+
+pub(crate) async fn range<S: Session, T: TimeSeries>(s: &S, query: &RangeQuery<T>) -> Result<Vec<T>> {
+    let meta = T::META;
+    let ts = timestamp_field::<T>()?;
+    let conditions = query.filter.conditions();
+    let mut shape = vec![kind::RANGE, query.order as u32, u32::from(query.limit.is_some())];
+    sql::shape_conditions(&mut shape, conditions);
+    let sql = s.pg().statements().get(meta, shape, || {
+        sql::range(meta, ts, conditions, query.order, query.limit.is_some())
+    });
+    retry_stale(s, || {
+        let sql = &sql;
+        async move {
+            let mut args = PgArguments::default();
+            bind_bound(&mut args, ts, &query.start)?;
+            bind_bound(&mut args, ts, &query.end)?;
+            bind_conditions(&mut args, conditions)?;
+            if let Some(n) = query.limit {
+                bind_i64(&mut args, meta, limit_i64(n))?;
+            }
+            let mut conn = s.conn().await?;
+            let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| s.pg().fail(Some(meta), e))?;
+            rows.iter().map(decode::<T>).collect()
+        }
+    })
+    .await
+}
+
+pub(crate) async fn latest<S: Session, T: TimeSeries>(
+    s: &S,
+    by: AnyColumn<T>,
+    filter: &Filter<T>,
+) -> Result<Vec<T>> {
+    let meta = T::META;
+    let ts = timestamp_field::<T>()?;
+    let by = by.field();
+    let conditions = filter.conditions();
+    let mut shape = vec![kind::LATEST, u32::try_from(by.index).unwrap_or(u32::MAX)];
+    sql::shape_conditions(&mut shape, conditions);
+    let sql = s
+        .pg()
+        .statements()
+        .get(meta, shape, || sql::latest(meta, by, ts, conditions));
+    retry_stale(s, || {
+        let sql = &sql;
+        async move {
+            let mut args = PgArguments::default();
+            bind_conditions(&mut args, conditions)?;
+            let mut conn = s.conn().await?;
+            let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| s.pg().fail(Some(meta), e))?;
+            rows.iter().map(decode::<T>).collect()
+        }
+    })
+    .await
+}
+
+fn metric_shape(kind: u32, query_value: &FieldMeta, extra: u32, conditions: &[Condition]) -> Vec<u32> {
+    let mut shape = vec![kind, u32::try_from(query_value.index).unwrap_or(u32::MAX), extra];
+    sql::shape_conditions(&mut shape, conditions);
+    shape
+}
+
+/// Runs an aggregate statement whose parameters are `pre` (bound first), the window, then the
+/// filter; returns its rows.
+async fn metric_rows<S: Session, T: TimeSeries>(
+    s: &S,
+    sql: &std::sync::Arc<str>,
+    query: &MetricQuery<T>,
+    pre: Option<Scalar<'static>>,
+) -> Result<Vec<PgRow>> {
+    let meta = T::META;
+    let ts = timestamp_field::<T>()?;
+    query.validate()?;
+    let conditions = query.filter.conditions();
+    retry_stale(s, || async move {
+        let mut args = PgArguments::default();
+        match pre {
+            Some(Scalar::F64(p)) => bind_f64(&mut args, meta, p)?,
+            Some(Scalar::I64(w)) => bind_i64(&mut args, meta, w)?,
+            _ => {}
+        }
+        bind_bound(&mut args, ts, &query.start)?;
+        bind_bound(&mut args, ts, &query.end)?;
+        bind_conditions(&mut args, conditions)?;
+        let mut conn = s.conn().await?;
+        sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| s.pg().fail(Some(meta), e))
+    })
+    .await
+}
+
+fn column<'r, V: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
+    meta: &'static EntityMeta,
+    row: &'r PgRow,
+    i: usize,
+) -> Result<V> {
+    row.try_get(i).map_err(|e| Error::Codec {
+        entity: meta.name,
+        field: "*",
+        message: format!("aggregate column {i}: {e}"),
+    })
+}
+
+pub(crate) async fn quantile<S: Session, T: TimeSeries>(
+    s: &S,
+    query: &MetricQuery<T>,
+    p: f64,
+) -> Result<Option<f64>> {
+    let meta = T::META;
+    check_quantile(meta.name, p)?;
+    let ts = timestamp_field::<T>()?;
+    let value = query.value.field();
+    let conditions = query.filter.conditions();
+    let sql = s.pg().statements().get(
+        meta,
+        metric_shape(kind::QUANTILE, value, 0, conditions),
+        || sql::quantile(meta, ts, value, conditions),
+    );
+    let rows = metric_rows(s, &sql, query, Some(Scalar::F64(p))).await?;
+    match rows.first() {
+        Some(row) => column::<Option<f64>>(meta, row, 0),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn summary<S: Session, T: TimeSeries>(s: &S, query: &MetricQuery<T>) -> Result<Summary> {
+    let meta = T::META;
+    let ts = timestamp_field::<T>()?;
+    let value = query.value.field();
+    let conditions = query.filter.conditions();
+    let sql = s.pg().statements().get(
+        meta,
+        metric_shape(kind::SUMMARY, value, 0, conditions),
+        || sql::summary(meta, ts, value, conditions),
+    );
+    let rows = metric_rows(s, &sql, query, None).await?;
+    let Some(row) = rows.first() else {
+        return Ok(Summary::default());
+    };
+    let count: i64 = column(meta, row, 0)?;
+    if count == 0 {
+        return Ok(Summary::default());
+    }
+    Ok(Summary {
+        count: u64::try_from(count).unwrap_or(0),
+        min: column(meta, row, 1)?,
+        max: column(meta, row, 2)?,
+        mean: column(meta, row, 3)?,
+        sum: column(meta, row, 4)?,
+    })
+}
+
+pub(crate) async fn downsample<S: Session, T: TimeSeries>(
+    s: &S,
+    query: &MetricQuery<T>,
+    width: Duration,
+    aggregate: Aggregate,
+) -> Result<Vec<Bucket>> {
+    let meta = T::META;
+    let ts = timestamp_field::<T>()?;
+    // Validates the width the same way the memory backend does.
+    dal::query::bucket_start(meta.name, query.start, width)?;
+    let w = i64::try_from(width.as_micros()).unwrap_or(i64::MAX);
+    let value = query.value.field();
+    let conditions = query.filter.conditions();
+    let sql = s.pg().statements().get(
+        meta,
+        metric_shape(kind::DOWNSAMPLE, value, aggregate as u32, conditions),
+        || sql::downsample(meta, ts, value, aggregate, conditions),
+    );
+    let rows = metric_rows(s, &sql, query, Some(Scalar::I64(w))).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let bucket: i64 = column(meta, row, 0)?;
+        let value: Option<f64> = column(meta, row, 1)?;
+        let count: i64 = column(meta, row, 2)?;
+        let start = bucket
+            .checked_mul(w)
+            .and_then(DateTime::from_timestamp_micros)
+            .ok_or_else(|| Error::invalid(meta.name, "bucket start out of range"))?;
+        out.push(Bucket {
+            start,
+            value: value.unwrap_or(f64::NAN),
+            count: u64::try_from(count).unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+
+/// The backend traits for a session type, forwarding to the functions above.
+macro_rules! backend_impls {
+    ($ty:ty) => {
+        impl dal::RecordBackend for $ty {
+            async fn save<T: Keyed>(&self, entity: &T) -> Result<()> {
+                save(self, entity).await
+            }
+            async fn save_all<T: Keyed>(&self, entities: &[T]) -> Result<BatchReport> {
+                batch::save_all(self, entities).await
+            }
+            async fn get<T: Keyed>(&self, key: &T::Key) -> Result<Option<T>> {
+                get(self, key).await
+            }
+            async fn get_many<T: Keyed>(&self, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
+                get_many(self, keys).await
+            }
+            async fn list<T: Keyed>(&self, query: &ListQuery<T>) -> Result<Page<T>> {
+                list(self, query).await
+            }
+            async fn delete<T: Keyed>(&self, key: &T::Key) -> Result<bool> {
+                delete::<_, T>(self, key).await
+            }
+        }
+
+        impl dal::TimeSeriesBackend for $ty {
+            async fn append<T: TimeSeries>(&self, row: &T) -> Result<()> {
+                append(self, row).await
+            }
+            async fn append_all<T: TimeSeries>(&self, rows: &[T]) -> Result<BatchReport> {
+                batch::append_all(self, rows).await
+            }
+            async fn range<T: TimeSeries>(&self, query: &RangeQuery<T>) -> Result<Vec<T>> {
+                range(self, query).await
+            }
+            async fn latest<T: TimeSeries>(&self, by: AnyColumn<T>, filter: &Filter<T>) -> Result<Vec<T>> {
+                latest(self, by, filter).await
+            }
+            async fn flush(&self) -> Result<()> {
+                // Every write is committed (or part of this transaction) when its call returns.
+                Ok(())
+            }
+        }
+
+        impl dal::MetricsBackend for $ty {
+            async fn quantile<T: TimeSeries>(&self, query: &MetricQuery<T>, p: f64) -> Result<Option<f64>> {
+                quantile(self, query, p).await
+            }
+            async fn summary<T: TimeSeries>(&self, query: &MetricQuery<T>) -> Result<Summary> {
+                summary(self, query).await
+            }
+            async fn downsample<T: TimeSeries>(
+                &self,
+                query: &MetricQuery<T>,
+                width: Duration,
+                aggregate: Aggregate,
+            ) -> Result<Vec<Bucket>> {
+                downsample(self, query, width, aggregate).await
+            }
+        }
+    };
+}
+
+backend_impls!(Postgres);
+backend_impls!(PgTx);
+
+impl dal::TransactionalBackend for Postgres {
+    type Tx = PgTx;
+
+    async fn begin(&self) -> Result<PgTx> {
+        Postgres::begin(self).await
+    }
+}

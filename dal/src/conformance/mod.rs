@@ -1,12 +1,13 @@
 //! The conformance suite: one set of cases that pins the semantics of the backend contracts, run
 //! by every backend — in this workspace or downstream — with one macro call.
 //!
-//! ```ignore
+//! ```
 //! dal::conformance_suite! {
-//!     backend: memory,                                       // name of the generated module
-//!     setup: |namespace: String| async move { dal::Memory::new() },
+//!     backend: memory,                                  // the name of the generated module
+//!     setup: |_namespace: String| async move { dal::Memory::new() },
 //!     stores: [records, time_series, metrics, cache, transactions],
 //! }
+//! # fn main() {}
 //! ```
 //!
 //! The call generates a module named after `backend` with one `#[test]` per case of every
@@ -135,12 +136,18 @@ where
 
 /// Generates the conformance tests of one backend: see the [module docs](crate::conformance).
 ///
-/// ```ignore
+/// ```
+/// // A backend that needs a server: `None` from the setup skips the case with a message.
 /// dal::conformance_suite! {
-///     backend: memory,
-///     setup: |_namespace: String| async move { dal::Memory::new() },
-///     stores: [records, time_series, metrics, cache, transactions],
+///     backend: my_store,
+///     setup: |namespace: String| async move {
+///         let _url = std::env::var("MY_STORE_URL").ok()?;
+///         // connect, create tables for dal::conformance::ENTITIES under `namespace`...
+///         Some(dal::Memory::new())
+///     },
+///     stores: [records, cache],
 /// }
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! conformance_suite {

@@ -47,6 +47,8 @@ mod clock;
 mod faults;
 mod store;
 mod tables;
+#[cfg(test)]
+mod tests;
 mod tx;
 
 use std::fmt;

@@ -50,13 +50,24 @@ pub(crate) async fn save_all<S: Session, T: Keyed>(s: &S, rows: &[T]) -> Result<
     if T::META.id_fields.is_empty() {
         return Err(Error::invalid(T::META.name, "save_all needs #[entity(id)] fields"));
     }
-    // The whole batch is atomic and an upsert, so running it again is safe.
-    retry_stale(s, || write(s, rows, Mode::Upsert)).await
+    write_all(s, rows).await
 }
 
-/// `append_all`: insert every row.
+/// `append_all`: like `save_all` for a time series with ids (appends upsert by key, so a
+/// retried batch never doubles rows); plain inserts without ids.
 pub(crate) async fn append_all<S: Session, T: TimeSeries>(s: &S, rows: &[T]) -> Result<BatchReport> {
-    write(s, rows, Mode::Insert).await
+    write_all(s, rows).await
+}
+
+async fn write_all<S: Session, T: Entity>(s: &S, rows: &[T]) -> Result<BatchReport> {
+    let mode = if T::META.id_fields.is_empty() {
+        Mode::Insert
+    } else {
+        Mode::Upsert
+    };
+    // The whole batch is atomic, and an upsert (or, without ids, fails before anything is
+    // written when the connection is dead at the start), so running it again is safe.
+    retry_stale(s, || write(s, rows, mode)).await
 }
 
 /// Rows that passed the checks, with the failures of the others.
@@ -267,10 +278,14 @@ fn check_rows<T: Entity>(rows: &[T], mode: Mode) -> Result<Checked> {
     };
     for (i, row) in rows.iter().enumerate() {
         let key_start = keys.buf.len();
-        let r = row.encode(&mut Encoder::row(&mut WithKeys {
-            inner: &mut Discard,
-            keys: &mut keys.buf,
-        }));
+        let r = if mode == Mode::Upsert {
+            row.encode(&mut Encoder::row(&mut WithKeys {
+                inner: &mut Discard,
+                keys: &mut keys.buf,
+            }))
+        } else {
+            row.encode(&mut Encoder::row(&mut Discard))
+        };
         match r {
             Ok(()) => {
                 checked.rows.push(i);

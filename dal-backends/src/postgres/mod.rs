@@ -464,7 +464,8 @@ pub(crate) fn capabilities() -> dal::Capabilities {
     c.nan_and_infinity = true;
     c.nul_in_text = false;
     c.read_your_writes = true;
-    c.time_series_dedup = false;
+    // Time series with ids have them as primary key and append by upsert.
+    c.time_series_dedup = true;
     c.timestamp_precision = Duration::from_micros(1);
     c
 }

@@ -300,16 +300,26 @@ pub(crate) async fn delete<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<
     Ok(done.rows_affected() > 0)
 }
 
+/// Appends upsert by the ids when the entity has any (its primary key): a retried append is
+/// idempotent, and rows with the same id replace each other (`time_series_dedup`).
 pub(crate) async fn append<S: Session, T: TimeSeries>(s: &S, row: &T) -> Result<()> {
     let meta = T::META;
-    let mut args = PgArguments::default();
-    row.encode(&mut Encoder::row(&mut BindSink(&mut args)))?;
-    let mut conn = s.conn().await?;
-    sqlx::query_with(meta.pg.insert, args)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| s.pg().fail(Some(meta), e))?;
-    Ok(())
+    let op = move || async move {
+        let mut args = PgArguments::default();
+        row.encode(&mut Encoder::row(&mut BindSink(&mut args)))?;
+        let mut conn = s.conn().await?;
+        // `upsert` is the plain insert when there are no ids.
+        sqlx::query_with(meta.pg.upsert, args)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| s.pg().fail(Some(meta), e))?;
+        Ok(())
+    };
+    if meta.id_fields.is_empty() {
+        op().await
+    } else {
+        retry_stale(s, op).await
+    }
 }
 
 pub(crate) async fn range<S: Session, T: TimeSeries>(s: &S, query: &RangeQuery<T>) -> Result<Vec<T>> {

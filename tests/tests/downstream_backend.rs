@@ -23,12 +23,15 @@ struct MapStore {
     maps: Arc<Mutex<Maps>>,
 }
 
+/// A cached row and when it expires.
+type Entry = (Vec<Value>, Option<Instant>);
+
 #[derive(Default)]
 struct Maps {
     /// Entity name -> key codec string -> row.
     records: HashMap<&'static str, HashMap<String, Vec<Value>>>,
     /// Entity name -> key codec string -> (row, expiry).
-    cache: HashMap<&'static str, HashMap<String, (Vec<Value>, Option<Instant>)>>,
+    cache: HashMap<&'static str, HashMap<String, Entry>>,
 }
 
 impl MapStore {
@@ -181,12 +184,7 @@ fn check_ttl<T: Entity>(ttl: Option<Duration>) -> Result<()> {
 }
 
 /// The live entry under `key`, if any.
-fn live<'a>(
-    maps: &'a Maps,
-    entity: &'static str,
-    key: &str,
-    now: Instant,
-) -> Option<&'a (Vec<Value>, Option<Instant>)> {
+fn live<'a>(maps: &'a Maps, entity: &'static str, key: &str, now: Instant) -> Option<&'a Entry> {
     let entry = maps.cache.get(entity)?.get(key)?;
     entry.1.is_none_or(|at| at > now).then_some(entry)
 }

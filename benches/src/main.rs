@@ -9,6 +9,7 @@
 //! Run: `cargo run --release -p dal-bench -- [--json FILE] [--filter TEXT]`
 
 mod harness;
+mod memory;
 
 use harness::Harness;
 
@@ -19,4 +20,6 @@ async fn main() {
     h.finish();
 }
 
-async fn run_all(_h: &mut Harness) {}
+async fn run_all(h: &mut Harness) {
+    memory::run(h).await;
+}

@@ -23,16 +23,6 @@ pub enum Either<L, R> {
     Right(R),
 }
 
-impl<L: Backend, R: Backend> Either<L, R> {
-    /// The name of the backend actually held (`Backend::NAME` of that side).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Either::Left(_) => L::NAME,
-            Either::Right(_) => R::NAME,
-        }
-    }
-}
-
 /// Forwards one call to the side held.
 macro_rules! forward {
     ($self:ident, $b:ident => $call:expr) => {
@@ -44,7 +34,7 @@ macro_rules! forward {
 }
 
 impl<L: Backend, R: Backend> Backend for Either<L, R> {
-    // A constant cannot depend on the value; `Either::name` tells which side is in use.
+    // A constant cannot depend on the value: spans of an `Either` say "either", not the side.
     const NAME: &'static str = "either";
 
     fn capabilities(&self) -> Capabilities {

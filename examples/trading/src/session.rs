@@ -143,6 +143,14 @@ impl TradeEvents for EventLog {
     }
 }
 
+/// The seed's Redis event stream: each trade one entry (`XADD .. MAXLEN ~`), one pipeline per
+/// batch.
+impl TradeEvents for dal_backends::redis::RedisStream<Trade> {
+    async fn publish(&self, trades: &[Trade]) -> Result<usize, DbError> {
+        Ok(self.publish_all(trades).await?.len())
+    }
+}
+
 /// Size and shape of a session.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {

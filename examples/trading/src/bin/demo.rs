@@ -16,8 +16,15 @@ use std::time::{Duration, Instant};
 
 use dal::Memory;
 use dal::memory::ManualClock;
+use dal_backends::postgres::{self, Postgres};
+use dal_backends::questdb::QuestDb;
+use dal_backends::redis::{Redis, RedisStream};
 use trading::either::Either;
-use trading::session::{Backends, EventLog, SessionConfig, SessionReport, SimClock, run_session};
+use trading::models::Trade;
+use trading::session::{
+    Backends, EventLog, SessionConfig, SessionReport, SimClock, TradeEvents, run_session,
+};
+use trading::stores::DbError;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -30,7 +37,26 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// Trade events: an in-process log, or the seed's Redis stream.
+enum Events {
+    Log(EventLog),
+    Redis(RedisStream<Trade>),
+}
+
+impl TradeEvents for Events {
+    async fn publish(&self, trades: &[Trade]) -> Result<usize, DbError> {
+        match self {
+            Events::Log(log) => log.publish(trades).await,
+            Events::Redis(stream) => TradeEvents::publish(stream, trades).await,
+        }
+    }
+}
+
+fn env_set(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| !v.is_empty())
+}
+
+async fn run() -> Result<(), DbError> {
     let config = SessionConfig::default();
     let clock = SimClock::new(config.start);
 
@@ -39,10 +65,44 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let memory = Memory::with_clock(manual.clone());
     clock.on_advance(move |d| manual.advance(d));
 
-    let records: Either<Memory, Memory> = Either::Left(memory.clone());
-    let series: Either<Memory, Memory> = Either::Left(memory.clone());
-    let cache: Either<Memory, Memory> = Either::Left(memory);
-    let events = EventLog::new(10_000);
+    let postgres = if env_set("DATABASE_URL") {
+        let pg = Postgres::from_env().await?;
+        postgres::migrate(&pg).await?;
+        Some(pg)
+    } else {
+        None
+    };
+    let questdb = QuestDb::from_env()?;
+    let redis = if env_set("REDIS_URL") {
+        Some(Redis::from_env().await?)
+    } else {
+        None
+    };
+
+    let (records, records_at): (Either<Memory, Postgres>, _) = match &postgres {
+        Some(pg) => (Either::Right(pg.clone()), "postgres (migrated)"),
+        None => (Either::Left(memory.clone()), "memory"),
+    };
+    type Series = Either<Memory, Either<Postgres, QuestDb>>;
+    let (series, series_at): (Series, _) = match (&questdb, &postgres) {
+        (Some(qdb), _) => (Either::Right(Either::Right(qdb.clone())), "questdb"),
+        (None, Some(pg)) => (Either::Right(Either::Left(pg.clone())), "postgres"),
+        (None, None) => (Either::Left(memory.clone()), "memory"),
+    };
+    let (cache, cache_at): (Either<Memory, Redis>, _) = match &redis {
+        Some(r) => (Either::Right(r.clone()), "redis (TTLs in real time)"),
+        None => (Either::Left(memory), "memory (TTLs in simulated time)"),
+    };
+    let (events, events_at) = match &redis {
+        Some(r) => (
+            Events::Redis(RedisStream::new(r, "trades").with_max_len(10_000)),
+            "redis stream `trades` (MAXLEN ~ 10000)",
+        ),
+        None => (
+            Events::Log(EventLog::new(10_000)),
+            "in-process log (newest 10000)",
+        ),
+    };
 
     let simulated = config.tick * config.ticks;
     println!(
@@ -54,19 +114,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         simulated.as_secs_f64()
     );
     println!("stores:");
-    println!(
-        "  records (trader configs, tokens, order rules, node health)  {}",
-        records.name()
-    );
-    println!(
-        "  time series (trades, positions, metrics, MEV events)        {}",
-        series.name()
-    );
-    println!(
-        "  cache (prices, pool states)                                 {}",
-        cache.name()
-    );
-    println!("  trade events                                                in-process log");
+    println!("  records (trader configs, tokens, order rules, node health)  {records_at}");
+    println!("  time series (trades, positions, metrics, MEV events)        {series_at}");
+    println!("  cache (prices, pool states)                                 {cache_at}");
+    println!("  trade events                                                {events_at}");
 
     let mut bar = ProgressBar::new();
     let backends = Backends {
@@ -77,9 +128,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let report = run_session(&config, backends, &events, &clock, |done, total| {
         bar.update(done, total)
     })
-    .await?;
+    .await;
     bar.finish();
-    print_report(&report);
+    // Flush QuestDB's batch writer and close the pools before reporting, whatever happened.
+    if let Some(qdb) = &questdb {
+        qdb.close().await?;
+    }
+    if let Some(pg) = &postgres {
+        pg.close().await;
+    }
+    print_report(&report?);
     Ok(())
 }
 

@@ -9,6 +9,7 @@
 //! Run: `cargo run --release -p dal-bench -- [--json FILE] [--filter TEXT]`
 
 mod harness;
+mod redis;
 mod memory;
 
 use harness::Harness;
@@ -22,4 +23,5 @@ async fn main() {
 
 async fn run_all(h: &mut Harness) {
     memory::run(h).await;
+    redis::run(h).await;
 }

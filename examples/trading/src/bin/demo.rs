@@ -130,15 +130,17 @@ async fn run() -> Result<(), DbError> {
     })
     .await;
     bar.finish();
-    // Flush QuestDB's batch writer and close the pools before reporting, whatever happened.
-    if let Some(qdb) = &questdb {
-        qdb.close().await?;
-    }
+    // Flush QuestDB's batch writer and close the pools whatever happened; a session error is
+    // the one worth reporting, a close error only when the session went well.
+    let closed = match &questdb {
+        Some(qdb) => qdb.close().await,
+        None => Ok(()),
+    };
     if let Some(pg) = &postgres {
         pg.close().await;
     }
     print_report(&report?);
-    Ok(())
+    closed
 }
 
 fn print_report(r: &SessionReport) {

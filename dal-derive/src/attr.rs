@@ -235,7 +235,7 @@ fn parse_questdb(cx: &Ctxt, meta: &ParseNestedMeta, span: Span) -> syn::Result<O
     let mut partition = Attr::none(cx, PARTITION, CTX);
     let mut ttl = Attr::none(cx, TTL, CTX);
     let mut dedup = Attr::none(cx, DEDUP, CTX);
-    meta.parse_nested_meta(|meta| {
+    nested_list(meta, |meta| {
         let span = path_span(&meta.path);
         if meta.path == PARTITION {
             if let Some(s) = string_value(cx, &meta, PARTITION, "\"day\"")? {
@@ -286,7 +286,7 @@ fn parse_redis(cx: &Ctxt, meta: &ParseNestedMeta, span: Span) -> syn::Result<Opt
     }
     let mut key = Attr::none(cx, KEY, CTX);
     let mut ttl = Attr::none(cx, TTL, CTX);
-    meta.parse_nested_meta(|meta| {
+    nested_list(meta, |meta| {
         let span = path_span(&meta.path);
         if meta.path == KEY {
             if let Some(s) = string_value(cx, &meta, KEY, "\"trade:{id}\"")? {
@@ -475,6 +475,21 @@ pub(crate) fn parse_text_variant(cx: &Ctxt, attrs: &[syn::Attribute]) -> Option<
         }
     }
     rename.get()
+}
+
+/// Parses `(a = .., b)` after a key; unlike `ParseNestedMeta::parse_nested_meta`, an empty list
+/// `()` is accepted (it means "all defaults").
+fn nested_list(
+    meta: &ParseNestedMeta,
+    logic: impl FnMut(ParseNestedMeta) -> syn::Result<()>,
+) -> syn::Result<()> {
+    let content;
+    syn::parenthesized!(content in meta.input);
+    let tokens: TokenStream = content.parse()?;
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    syn::parse::Parser::parse2(syn::meta::parser(logic), tokens)
 }
 
 fn path_span(path: &syn::Path) -> Span {

@@ -241,13 +241,25 @@ fn expand(cont: &Container<'_>) -> TokenStream {
         let fname = unraw(f.ident);
         let const_name = format_ident!("{}", screaming_snake(&fname), span = f.ident.span());
         let ty = f.ty;
-        let doc = format!("Typed column `{}` (field `{fname}`), for filters and queries.", columns[i]);
+        let doc = format!(
+            "Typed column `{}` (field `{fname}`), for filters and queries.",
+            columns[i]
+        );
+        let new = quote_spanned!(ty.span()=> __column::<#ident, #ty>);
         Some(quote! {
             #[doc = #doc]
-            #vis const #const_name: __dal::Column<#ident, #ty> = __dal::Column::__new(&__FIELDS[#i]);
+            #vis const #const_name: __dal::Column<#ident, #ty> = #new(&__FIELDS[#i]);
         })
     });
+    // Built through a bounded free function so that a non-storable type reports the same
+    // E0277 as its other uses (rustc merges them), not an extra "bounds not satisfied" E0599.
     let columns_impl = quote! {
+        const fn __column<__T: __dal::Entity, __F: __dal::FieldValue>(
+            field: &'static __dal::FieldMeta,
+        ) -> __dal::Column<__T, __F> {
+            __dal::Column::__new(field)
+        }
+
         #[automatically_derived]
         impl #ident {
             #(#column_consts)*
@@ -327,7 +339,10 @@ fn encode_field(i: usize, f: &Field<'_>) -> TokenStream {
             __dal::FieldValue::encode(&#path::to_repr(&self.#member), #field, __v)?;
         )
     } else {
-        quote_spanned!(f.ty.span()=> __dal::FieldValue::encode(&self.#member, #field, __v)?;)
+        // Naming the type (not just the value) puts a non-storable type's error on the type,
+        // where rustc merges it with the other uses into one diagnostic.
+        let ty = f.ty;
+        quote_spanned!(ty.span()=> <#ty as __dal::FieldValue>::encode(&self.#member, #field, __v)?;)
     }
 }
 

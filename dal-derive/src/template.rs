@@ -67,12 +67,12 @@ pub(crate) fn parse_key_template(text: &str) -> Result<Vec<Part>, String> {
         }
     }
     for triple in parts.windows(3) {
-        if let [Part::Field(a), Part::Literal(lit), Part::Field(b)] = triple {
-            if !lit.contains(':') {
-                return Err(format!(
-                    "placeholders `{{{a}}}` and `{{{b}}}` must be separated by `:` in key template \"{text}\": write `{{{a}}}:{{{b}}}`"
-                ));
-            }
+        if let [Part::Field(a), Part::Literal(lit), Part::Field(b)] = triple
+            && !lit.contains(':')
+        {
+            return Err(format!(
+                "placeholders `{{{a}}}` and `{{{b}}}` must be separated by `:` in key template \"{text}\": write `{{{a}}}:{{{b}}}`"
+            ));
         }
     }
     Ok(parts)

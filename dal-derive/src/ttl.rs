@@ -15,6 +15,12 @@ fn split(text: &str, units: &str) -> Result<(u64, String), String> {
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("`{text}`: the number is too large"))?;
+    if unit.starts_with(char::is_whitespace) {
+        return Err(format!(
+            "`{text}`: write the number and the unit without a space, e.g. \"{n}{}\" (units: {units})",
+            unit.trim_start().chars().next().unwrap_or('s')
+        ));
+    }
     if n == 0 {
         return Err(format!(
             "`{text}`: a TTL must be greater than zero; omit `ttl` for no expiry"
@@ -128,6 +134,10 @@ mod tests {
         assert!(parse_questdb_ttl("5m").unwrap_err().contains("no minutes"));
         assert!(parse_questdb_ttl("0d").is_err());
         assert!(parse_questdb_ttl("30").is_err());
-        assert!(parse_questdb_ttl("30 days").is_err());
+        assert!(
+            parse_questdb_ttl("30 days")
+                .unwrap_err()
+                .contains("\"30d\"")
+        );
     }
 }

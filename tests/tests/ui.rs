@@ -6,4 +6,15 @@
 fn ui() {
     let t = trybuild::TestCases::new();
     t.pass("ui/pass/*.rs");
+    for category in [
+        "container",
+        "field",
+        "types",
+        "questdb",
+        "redis",
+        "stores",
+        "text_enum",
+    ] {
+        t.compile_fail(format!("ui/{category}/*.rs"));
+    }
 }

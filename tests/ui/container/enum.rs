@@ -1,0 +1,9 @@
+use dal::Entity;
+
+#[derive(Clone, Entity)]
+pub enum Mode {
+    Paper,
+    Live,
+}
+
+fn main() {}

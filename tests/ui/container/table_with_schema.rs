@@ -1,0 +1,11 @@
+use dal::Entity;
+use uuid::Uuid;
+
+#[derive(Clone, Entity)]
+#[entity(table = "public.trades")]
+pub struct Trade {
+    #[entity(id)]
+    pub id: Uuid,
+}
+
+fn main() {}

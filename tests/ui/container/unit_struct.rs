@@ -1,0 +1,6 @@
+use dal::Entity;
+
+#[derive(Clone, Entity)]
+pub struct Marker;
+
+fn main() {}

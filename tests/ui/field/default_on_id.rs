@@ -1,0 +1,10 @@
+use dal::Entity;
+use uuid::Uuid;
+
+#[derive(Clone, Entity)]
+pub struct Trade {
+    #[entity(id, default)]
+    pub id: Uuid,
+}
+
+fn main() {}

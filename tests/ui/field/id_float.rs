@@ -1,0 +1,9 @@
+use dal::Entity;
+
+#[derive(Clone, Entity)]
+pub struct Price {
+    #[entity(id)]
+    pub level: f64,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use dal::Entity;
+
+#[derive(Clone, Entity)]
+pub struct Trade {
+    #[entity(id, json)]
+    pub id: Vec<String>,
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use dal::TextEnum;
+
+#[derive(Debug, Clone, TextEnum)]
+#[text(rename_all = "lowercase")]
+pub enum Mode {
+    Paper,
+    Live,
+    #[text(rename = "paper")]
+    Simulated,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use dal::TextEnum;
+
+#[derive(Debug, Clone, TextEnum)]
+pub enum Never {}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use dal::TextEnum;
+
+#[derive(Debug, Clone, TextEnum)]
+#[text(rename_al = "snake_case")]
+pub enum Mode {
+    Paper,
+    Live,
+}
+
+fn main() {}

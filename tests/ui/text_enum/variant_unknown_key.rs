@@ -1,0 +1,10 @@
+use dal::TextEnum;
+
+#[derive(Debug, Clone, TextEnum)]
+pub enum Mode {
+    #[text(alias = "p")]
+    Paper,
+    Live,
+}
+
+fn main() {}

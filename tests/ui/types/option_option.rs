@@ -1,0 +1,11 @@
+use dal::Entity;
+use uuid::Uuid;
+
+#[derive(Clone, Entity)]
+pub struct Trade {
+    #[entity(id)]
+    pub id: Uuid,
+    pub note: Option<Option<String>>,
+}
+
+fn main() {}

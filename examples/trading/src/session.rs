@@ -362,7 +362,8 @@ struct Holding {
 /// read-back counts cover the session's whole window.
 ///
 /// # Errors
-/// The first store error; the session stops there.
+/// [`DbError::Validation`] for a configuration without tokens or with a zero tick; otherwise the
+/// first store error (the session stops there).
 pub async fn run_session<R, S, C, E>(
     config: &SessionConfig,
     backends: Backends<R, S, C>,
@@ -376,6 +377,12 @@ where
     C: CacheBackend,
     E: TradeEvents,
 {
+    if config.tokens == 0 || config.tick.is_zero() {
+        return Err(DbError::invalid(
+            "SessionConfig",
+            "a session needs at least one token and a positive tick",
+        ));
+    }
     let wall = Instant::now();
     let mut rng = StdRng::seed_from_u64(config.seed);
     let start = clock.now();

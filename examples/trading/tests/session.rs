@@ -125,3 +125,33 @@ async fn the_same_seed_gives_the_same_session() {
     let (c, _, _) = session(&other).await;
     assert_ne!((a.rows, a.rejected_slippage), (c.rows, c.rejected_slippage));
 }
+
+#[tokio::test]
+async fn a_session_without_tokens_is_refused_before_touching_a_store() {
+    let config = SessionConfig {
+        tokens: 0,
+        ..config()
+    };
+    let memory = Memory::new();
+    let backends = Backends {
+        records: memory.clone(),
+        series: memory.clone(),
+        cache: memory,
+    };
+    let clock = SimClock::new(config.start);
+    let events = EventLog::new(10);
+    let err = run_session(&config, backends, &events, &clock, |_, _| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            dal::Error::Validation {
+                entity: "SessionConfig",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(events.is_empty());
+}

@@ -581,3 +581,92 @@ fn stub(cont: &Container<'_>) -> TokenStream {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn errors(out: &TokenStream) -> Vec<String> {
+        // `compile_error! { "message" }`: collect the messages.
+        let text = out.to_string();
+        text.split("compile_error !")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').nth(1).map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn errors_accumulate_and_a_stub_follows() {
+        let input: DeriveInput = parse_quote! {
+            #[entity(table = "a b", tabel = "x", redis(ttl = "0s"))]
+            struct Trade {
+                #[entity(id, default)]
+                id: u64,
+                #[entity(timestamp)]
+                at: i64,
+            }
+        };
+        let out = derive_entity(&input);
+        let messages = errors(&out);
+        assert_eq!(messages.len(), 6, "{messages:#?}");
+        assert!(messages[0].starts_with("invalid table name"));
+        assert!(messages[1].starts_with("unknown entity attribute `tabel`"));
+        assert!(messages[2].starts_with("invalid redis ttl"));
+        assert!(messages.iter().any(|m| m.contains("cannot have `default`")));
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("`u64` cannot be stored"))
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("needs a `chrono::DateTime<Utc>`"))
+        );
+        // The stub keeps `impl Entity` and `impl Keyed` so uses of `Trade` do not cascade.
+        let text = out.to_string();
+        assert!(text.contains("impl __dal :: Entity for Trade"));
+        assert!(text.contains("impl __dal :: Keyed for Trade"));
+        assert!(!text.contains("impl __dal :: TimeSeries for Trade"));
+    }
+
+    #[test]
+    fn non_structs_get_only_the_error() {
+        let input: DeriveInput = parse_quote! { enum Mode { A, B } };
+        let out = derive_entity(&input);
+        assert_eq!(errors(&out).len(), 1);
+        assert!(!out.to_string().contains("impl"));
+    }
+
+    #[test]
+    fn expansion_carries_the_computed_metadata() {
+        let input: DeriveInput = parse_quote! {
+            #[entity(rename_all = "camelCase", redis(key = "px:{venue}:{token}", ttl = "2s"), crate = "crate")]
+            pub struct Price {
+                #[entity(id)]
+                venue: String,
+                #[entity(id)]
+                token: String,
+                usd_price: f64,
+                #[entity(skip)]
+                scratch: u32,
+            }
+        };
+        let out = derive_entity(&input);
+        assert!(errors(&out).is_empty());
+        let text = out.to_string();
+        assert!(text.contains("use crate :: __private as __dal"));
+        assert!(text.contains(r#"table : "price""#));
+        assert!(text.contains(r#"column : "usdPrice""#));
+        assert!(text.contains(
+            r#""INSERT INTO \"price\" (\"venue\", \"token\", \"usdPrice\") VALUES ($1, $2, $3) ON CONFLICT (\"venue\", \"token\") DO UPDATE SET \"usdPrice\" = EXCLUDED.\"usdPrice\"""#
+        ));
+        assert!(text.contains("__dal :: KeySegment :: Literal (\"px:\")"));
+        assert!(text.contains("Duration :: from_millis (2000u64)"));
+        assert!(text.contains("type Key = (String , String ,)"));
+        assert!(text.contains("pub const USD_PRICE"));
+        assert!(!text.contains("SCRATCH"));
+        assert!(text.contains("scratch : :: core :: default :: Default :: default ()"));
+    }
+}

@@ -31,9 +31,9 @@
 
 pub mod codec;
 mod error;
-mod pubsub;
+pub mod pubsub;
 mod store;
-mod stream;
+pub mod stream;
 
 use std::fmt;
 use std::sync::Arc;
@@ -327,9 +327,15 @@ impl Redis {
     /// [`Error::Validation`] when a key part cannot be rendered (see [`dal::key::encode_key`]).
     pub fn key_for<T: Keyed>(&self, key: &T::Key) -> Result<String> {
         let mut out = String::with_capacity(self.prefix.len() + 48);
-        out.push_str(&self.prefix);
-        dal::key::encode_key::<T>(key, &mut out)?;
+        self.write_key::<T>(key, &mut out)?;
         Ok(out)
+    }
+
+    /// Replaces the content of `out` with the full key (batches reuse one buffer).
+    pub(crate) fn write_key<T: Keyed>(&self, key: &T::Key, out: &mut String) -> Result<()> {
+        out.clear();
+        out.push_str(&self.prefix);
+        dal::key::encode_key::<T>(key, out)
     }
 
     /// One of the handle's shared connections, for commands dal does not wrap. It reconnects

@@ -98,10 +98,11 @@ impl Redis {
         let mut pipe = ::redis::pipe();
         // Input index of each pipelined command, to map replies back to items.
         let mut sent: Vec<usize> = Vec::with_capacity(entities.len());
+        let mut key = String::new();
         for (i, entity) in entities.iter().enumerate() {
-            match self.key_for::<T>(&entity.key()).and_then(|key| {
+            match self.write_key::<T>(&entity.key(), &mut key).and_then(|()| {
                 self.with_encoded(entity, |bytes| {
-                    let cmd = pipe.cmd("SET").arg(key).arg(bytes);
+                    let cmd = pipe.cmd("SET").arg(key.as_str()).arg(bytes);
                     if let Some(ms) = px {
                         cmd.arg("PX").arg(ms);
                     }
@@ -152,8 +153,10 @@ impl Redis {
             return Ok(Vec::new());
         }
         let mut cmd = ::redis::cmd("MGET");
+        let mut buf = String::new();
         for key in keys {
-            cmd.arg(self.key_for::<T>(key)?);
+            self.write_key::<T>(key, &mut buf)?;
+            cmd.arg(buf.as_str());
         }
         let mut conn = self.connection();
         let values = mget(&mut conn, &cmd).await?;

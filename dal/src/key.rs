@@ -19,8 +19,13 @@ use crate::value::FieldVisitor;
 
 /// Appends `text` to `out` with the key codec's escaping.
 pub fn escape_key_part(text: &str, out: &mut String) {
-    // Fast path: most ids need no escaping.
-    if !text.bytes().any(|b| matches!(b, b':' | b'{' | b'}' | b'%')) {
+    // Fast path: most ids need no escaping. Chunks without early exit let the check vectorize.
+    let needs_escape = text.as_bytes().chunks(16).any(|chunk| {
+        chunk
+            .iter()
+            .fold(false, |any, &b| any | matches!(b, b':' | b'{' | b'}' | b'%'))
+    });
+    if !needs_escape {
         out.push_str(text);
         return;
     }
@@ -41,13 +46,31 @@ pub fn escape_key_part(text: &str, out: &mut String) {
 /// [`Error::Validation`] when an id part cannot be part of a key (floats, JSON).
 pub fn encode_key<T: Keyed>(key: &T::Key, out: &mut String) -> Result<()> {
     let meta = T::META;
-    // Parts are written escaped into one scratch buffer, then laid out in template order.
-    let mut parts = KeyParts {
+    // Usual case: the template names the ids in id order, so each part is written straight
+    // into `out` between the literals (no scratch buffer: keys are built on every cache call).
+    if names_ids_in_order(meta.key_template, meta.id_fields) {
+        let start = out.len();
+        let mut direct = KeyVisitor(DirectKey {
+            out,
+            template: meta.key_template,
+            pos: 0,
+        });
+        let result = T::encode_key(key, &mut direct).and_then(|()| direct.0.finish(meta.name));
+        if result.is_err() {
+            // As on the other path: a failed key leaves `out` as it was.
+            out.truncate(start);
+        }
+        return result;
+    }
+    // Otherwise parts are written escaped into one scratch buffer, then laid out in template
+    // order.
+    let mut visitor = KeyVisitor(KeyParts {
         scratch: String::new(),
         ranges: [(usize::MAX, 0, 0); MAX_KEY_PARTS],
         len: 0,
-    };
-    T::encode_key(key, &mut parts)?;
+    });
+    T::encode_key(key, &mut visitor)?;
+    let parts = visitor.0;
     for seg in meta.key_template {
         match *seg {
             KeySegment::Literal(text) => out.push_str(text),
@@ -79,13 +102,68 @@ pub fn entity_key<T: Keyed>(entity: &T) -> Result<String> {
 /// Composite keys may have at most this many parts.
 pub const MAX_KEY_PARTS: usize = 8;
 
+/// Whether the template's placeholders are exactly the id fields, in id order.
+fn names_ids_in_order(template: &[KeySegment], ids: &[usize]) -> bool {
+    let mut named = template.iter().filter_map(|seg| match seg {
+        KeySegment::Field(i) => Some(*i),
+        KeySegment::Literal(_) => None,
+    });
+    ids.iter().all(|id| named.next() == Some(*id)) && named.next().is_none()
+}
+
+/// Writes a key in one pass when the template names the ids in id order.
+struct DirectKey<'a> {
+    out: &'a mut String,
+    template: &'static [KeySegment],
+    /// Next template segment to write.
+    pos: usize,
+}
+
+impl DirectKey<'_> {
+    /// Writes the literals before the next placeholder.
+    fn literals(&mut self) {
+        while let Some(KeySegment::Literal(text)) = self.template.get(self.pos) {
+            self.out.push_str(text);
+            self.pos += 1;
+        }
+    }
+
+    fn finish(&mut self, entity: &'static str) -> Result<()> {
+        self.literals();
+        if self.pos == self.template.len() {
+            Ok(())
+        } else {
+            Err(Error::invalid(entity, "key template names a field that is not an id"))
+        }
+    }
+}
+
+impl KeySink for DirectKey<'_> {
+    fn part(&mut self, field: &'static FieldMeta, write: impl FnOnce(&mut String)) -> Result<()> {
+        self.literals();
+        match self.template.get(self.pos) {
+            Some(KeySegment::Field(i)) if *i == field.index => {
+                write(self.out);
+                self.pos += 1;
+                Ok(())
+            }
+            _ => Err(Error::invalid_field(field, "key part visited out of template order")),
+        }
+    }
+}
+
+/// Where the key visitor puts each rendered part.
+trait KeySink {
+    fn part(&mut self, field: &'static FieldMeta, write: impl FnOnce(&mut String)) -> Result<()>;
+}
+
 struct KeyParts {
     scratch: String,
     ranges: [(usize, usize, usize); MAX_KEY_PARTS],
     len: usize,
 }
 
-impl KeyParts {
+impl KeySink for KeyParts {
     fn part(&mut self, field: &'static FieldMeta, write: impl FnOnce(&mut String)) -> Result<()> {
         if self.len == MAX_KEY_PARTS {
             return Err(Error::invalid_field(field, "a key has at most 8 parts"));
@@ -98,13 +176,16 @@ impl KeyParts {
     }
 }
 
-impl FieldVisitor for KeyParts {
+/// The key visitor: renders each id part and hands it to the sink.
+struct KeyVisitor<S>(S);
+
+impl<S: KeySink> FieldVisitor for KeyVisitor<S> {
     fn null(&mut self, field: &'static FieldMeta) -> Result<()> {
         // `None` and `Some("")` must differ: NULL is `%00`, which escaping never produces.
-        self.part(field, |s| s.push_str("%00"))
+        self.0.part(field, |s| s.push_str("%00"))
     }
     fn bool(&mut self, field: &'static FieldMeta, v: bool) -> Result<()> {
-        self.part(field, |s| s.push_str(if v { "true" } else { "false" }))
+        self.0.part(field, |s| s.push_str(if v { "true" } else { "false" }))
     }
     fn i16(&mut self, field: &'static FieldMeta, v: i16) -> Result<()> {
         self.i64(field, i64::from(v))
@@ -113,7 +194,7 @@ impl FieldVisitor for KeyParts {
         self.i64(field, i64::from(v))
     }
     fn i64(&mut self, field: &'static FieldMeta, v: i64) -> Result<()> {
-        self.part(field, |s| {
+        self.0.part(field, |s| {
             let _ = write!(s, "{v}");
         })
     }
@@ -124,22 +205,22 @@ impl FieldVisitor for KeyParts {
         Err(Error::invalid_field(field, "a float cannot be part of a key"))
     }
     fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
-        self.part(field, |s| escape_key_part(v, s))
+        self.0.part(field, |s| escape_key_part(v, s))
     }
     fn uuid(&mut self, field: &'static FieldMeta, v: &Uuid) -> Result<()> {
-        self.part(field, |s| {
+        self.0.part(field, |s| {
             let _ = write!(s, "{}", v.hyphenated());
         })
     }
     fn timestamp(&mut self, field: &'static FieldMeta, v: &DateTime<Utc>) -> Result<()> {
         // Microseconds since the epoch: the precision every backend keeps.
-        self.part(field, |s| {
+        self.0.part(field, |s| {
             let _ = write!(s, "{}", v.timestamp_micros());
         })
     }
     fn decimal(&mut self, field: &'static FieldMeta, v: &Decimal) -> Result<()> {
         // 1.50 and 1.5 are the same number, so they must be the same key.
-        self.part(field, |s| {
+        self.0.part(field, |s| {
             let _ = write!(s, "{}", v.normalize());
         })
     }
@@ -147,7 +228,7 @@ impl FieldVisitor for KeyParts {
         Err(Error::invalid_field(field, "a JSON field cannot be part of a key"))
     }
     fn bytes(&mut self, field: &'static FieldMeta, v: &[u8]) -> Result<()> {
-        self.part(field, |s| {
+        self.0.part(field, |s| {
             for b in v {
                 let _ = write!(s, "{b:02x}");
             }

@@ -420,8 +420,26 @@ async fn capabilities_and_raw_access() {
     let key = redis.key_for::<Price>(&"a:b".into()).expect("key");
     assert!(key.starts_with(redis.namespace().expect("ns")));
     assert!(key.ends_with("price:a%3Ab"), "{key}");
+    let pool = redis
+        .key_for::<Pool>(&("a:b".into(), "{c}".into()))
+        .expect("key");
+    assert!(pool.ends_with(":pool:a%3Ab:%7Bc%7D"), "{pool}");
+    let rev = redis.key_for::<Reversed>(&("x:y".into(), -7)).expect("key");
+    assert!(rev.ends_with(":rev:-7:x%3Ay"), "{rev}");
+    let reversed: Repository<Reversed, Redis> = Repository::new(redis.clone());
+    let r = Reversed {
+        first: "x:y".into(),
+        second: -7,
+        note: "n".into(),
+    };
+    reversed.save(&r).await.expect("save");
+    assert_eq!(
+        reversed.get(&("x:y".into(), -7)).await.expect("get"),
+        Some(r)
+    );
     let _: () = driver::cmd("PING")
         .query_async(&mut redis.connection())
         .await
         .expect("PING");
+    clear_namespace(&redis).await;
 }

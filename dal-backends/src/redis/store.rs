@@ -3,7 +3,10 @@
 //! Every write is a single `SET` (with `PX` when there is a TTL), so value and expiry are atomic;
 //! batches are one pipeline with a per-item outcome; multi-key reads are one `MGET`. Records use
 //! the same keys without TTL, and `list` walks `SCAN MATCH` over the entity's key shape (never
-//! `KEYS`, which blocks the server), then filters, sorts and pages in the client.
+//! `KEYS`, which blocks the server), then filters, sorts and pages in the client. Redis has no
+//! index to seek a keyset cursor in, so every page scans and fetches all of the entity's keys
+//! under the namespace: listing suits configuration-sized record sets (thousands of records),
+//! not millions; keep those in Postgres.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -31,6 +34,25 @@ thread_local! {
 }
 
 impl Redis {
+    /// Encodes `entity` into `buf` (replacing its content) and checks the size limit.
+    pub(crate) fn encode_checked<T: Entity>(&self, entity: &T, buf: &mut Vec<u8>) -> Result<()> {
+        buf.clear();
+        encode_value(entity, buf)?;
+        let max = self.options().max_value_bytes;
+        if buf.len() > max {
+            return Err(Error::invalid(
+                T::META.name,
+                format!(
+                    "encoded value is {} bytes, over the {max}-byte limit \
+                     (RedisOptions::max_value_bytes); store large payloads elsewhere \
+                     or raise the limit",
+                    buf.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Encodes `entity` into the thread's reused buffer, checks its size and hands the bytes
     /// to `f` (which copies them into a command).
     pub(crate) fn with_encoded<T: Entity, R>(
@@ -38,23 +60,7 @@ impl Redis {
         entity: &T,
         f: impl FnOnce(&[u8]) -> R,
     ) -> Result<R> {
-        let max = self.options().max_value_bytes;
-        let run = |buf: &mut Vec<u8>| -> Result<R> {
-            buf.clear();
-            encode_value(entity, buf)?;
-            if buf.len() > max {
-                return Err(Error::invalid(
-                    T::META.name,
-                    format!(
-                        "encoded value is {} bytes, over the {max}-byte limit \
-                         (RedisOptions::max_value_bytes); store large payloads elsewhere \
-                         or raise the limit",
-                        buf.len()
-                    ),
-                ));
-            }
-            Ok(f(buf))
-        };
+        let run = |buf: &mut Vec<u8>| self.encode_checked(entity, buf).map(|()| f(buf));
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => {
                 let out = run(&mut buf);
@@ -95,20 +101,23 @@ impl Redis {
         if entities.is_empty() {
             return Ok(report);
         }
-        let mut pipe = ::redis::pipe();
+        let mut pipe = ::redis::Pipeline::with_capacity(entities.len());
         // Input index of each pipelined command, to map replies back to items.
         let mut sent: Vec<usize> = Vec::with_capacity(entities.len());
-        let mut key = String::new();
+        // One key and one value buffer for the whole batch: the commands copy from them.
+        let (mut key, mut value) = (String::new(), Vec::new());
         for (i, entity) in entities.iter().enumerate() {
-            match self.write_key::<T>(&entity.key(), &mut key).and_then(|()| {
-                self.with_encoded(entity, |bytes| {
-                    let cmd = pipe.cmd("SET").arg(key.as_str()).arg(bytes);
+            let encoded = self
+                .write_key::<T>(&entity.key(), &mut key)
+                .and_then(|()| self.encode_checked(entity, &mut value));
+            match encoded {
+                Ok(()) => {
+                    let cmd = pipe.cmd("SET").arg(key.as_str()).arg(value.as_slice());
                     if let Some(ms) = px {
                         cmd.arg("PX").arg(ms);
                     }
-                })
-            }) {
-                Ok(()) => sent.push(i),
+                    sent.push(i);
+                }
                 Err(e) => report.failed.push((i, e)),
             }
         }
@@ -159,17 +168,18 @@ impl Redis {
             cmd.arg(buf.as_str());
         }
         let mut conn = self.connection();
-        let values = mget(&mut conn, &cmd).await?;
-        if values.len() != keys.len() {
+        let reply = mget(&mut conn, &cmd).await?;
+        if reply.len() != keys.len() {
             return Err(unexpected_reply(
                 "MGET",
-                format!("{} values for {} keys", values.len(), keys.len()),
+                format!("{} values for {} keys", reply.len(), keys.len()),
             ));
         }
-        values
-            .into_iter()
-            .map(|v| v.map(|b| decode_value::<T>(&b)).transpose())
-            .collect()
+        let mut out = Vec::with_capacity(keys.len());
+        for value in &reply {
+            out.push(value_bytes(value)?.map(decode_value::<T>).transpose()?);
+        }
+        Ok(out)
     }
 
     async fn del_one<T: Keyed>(&self, key: &T::Key) -> Result<bool> {
@@ -224,9 +234,12 @@ impl Redis {
         for chunk in keys.chunks(LIST_FETCH_CHUNK) {
             let mut cmd = ::redis::cmd("MGET");
             cmd.arg(chunk);
-            for bytes in mget(&mut conn, &cmd).await?.into_iter().flatten() {
+            for value in &mget(&mut conn, &cmd).await? {
                 // Keys that expired or were deleted since the scan come back as nil: skipped.
-                let entity = decode_value::<T>(&bytes)?;
+                let Some(bytes) = value_bytes(value)? else {
+                    continue;
+                };
+                let entity = decode_value::<T>(bytes)?;
                 let key_values = if filtered {
                     let mut row = RowCapture::default();
                     entity.encode(&mut row)?;
@@ -266,10 +279,25 @@ impl Redis {
     }
 }
 
-async fn mget(conn: &mut ConnectionManager, cmd: &Cmd) -> Result<Vec<Option<Vec<u8>>>> {
-    cmd.query_async(conn)
+/// The reply items of an `MGET`, decoded by the caller straight from the reply's buffers.
+async fn mget(conn: &mut ConnectionManager, cmd: &Cmd) -> Result<Vec<RedisValue>> {
+    match cmd
+        .query_async(conn)
         .await
-        .map_err(|e| from_redis(e, "MGET"))
+        .map_err(|e| from_redis(e, "MGET"))?
+    {
+        RedisValue::Array(items) => Ok(items),
+        other => Err(unexpected_reply("MGET", format!("{other:?}"))),
+    }
+}
+
+/// The bytes of a string reply item; `None` for nil (a missing key).
+fn value_bytes(value: &RedisValue) -> Result<Option<&[u8]>> {
+    match value {
+        RedisValue::Nil => Ok(None),
+        RedisValue::BulkString(bytes) => Ok(Some(bytes)),
+        other => Err(unexpected_reply("MGET", format!("a {other:?} item"))),
+    }
 }
 
 /// Key order of `list`: part by part, [`Value::total_cmp`].

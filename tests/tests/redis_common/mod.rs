@@ -97,3 +97,14 @@ pub(crate) async fn clear_namespace(redis: &Redis) {
     let mut conn = redis.connection();
     let _: u64 = conn.del(keys).await.expect("DEL");
 }
+
+/// A template that names its ids out of declaration order.
+#[derive(Debug, Clone, PartialEq, Entity)]
+#[entity(redis(key = "rev:{second}:{first}"))]
+pub(crate) struct Reversed {
+    #[entity(id)]
+    pub(crate) first: String,
+    #[entity(id)]
+    pub(crate) second: i64,
+    pub(crate) note: String,
+}

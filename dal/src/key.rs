@@ -21,9 +21,9 @@ use crate::value::FieldVisitor;
 pub fn escape_key_part(text: &str, out: &mut String) {
     // Fast path: most ids need no escaping. Chunks without early exit let the check vectorize.
     let needs_escape = text.as_bytes().chunks(16).any(|chunk| {
-        chunk
-            .iter()
-            .fold(false, |any, &b| any | matches!(b, b':' | b'{' | b'}' | b'%'))
+        chunk.iter().fold(false, |any, &b| {
+            any | matches!(b, b':' | b'{' | b'}' | b'%')
+        })
     });
     if !needs_escape {
         out.push_str(text);
@@ -133,7 +133,10 @@ impl DirectKey<'_> {
         if self.pos == self.template.len() {
             Ok(())
         } else {
-            Err(Error::invalid(entity, "key template names a field that is not an id"))
+            Err(Error::invalid(
+                entity,
+                "key template names a field that is not an id",
+            ))
         }
     }
 }
@@ -147,7 +150,10 @@ impl KeySink for DirectKey<'_> {
                 self.pos += 1;
                 Ok(())
             }
-            _ => Err(Error::invalid_field(field, "key part visited out of template order")),
+            _ => Err(Error::invalid_field(
+                field,
+                "key part visited out of template order",
+            )),
         }
     }
 }
@@ -185,7 +191,8 @@ impl<S: KeySink> FieldVisitor for KeyVisitor<S> {
         self.0.part(field, |s| s.push_str("%00"))
     }
     fn bool(&mut self, field: &'static FieldMeta, v: bool) -> Result<()> {
-        self.0.part(field, |s| s.push_str(if v { "true" } else { "false" }))
+        self.0
+            .part(field, |s| s.push_str(if v { "true" } else { "false" }))
     }
     fn i16(&mut self, field: &'static FieldMeta, v: i16) -> Result<()> {
         self.i64(field, i64::from(v))

@@ -230,6 +230,14 @@ async fn a_server_that_goes_down_and_comes_back() {
         "failures are reported promptly"
     );
 
+    // An application that starts while Redis is down: a lazy handle, transient errors until
+    // the server is back.
+    let lazy = Redis::connect_lazy(&server.url(), quick().with_namespace("ft_down"))
+        .expect("lazy handle without a server");
+    let early = lazy.health_check().await;
+    assert!(early.is_err());
+    assert_transient(&early);
+
     let Some(restarted) = Throwaway::start(port, "s3cret-pw") else {
         return;
     };
@@ -264,5 +272,18 @@ async fn a_server_that_goes_down_and_comes_back() {
         .await
         .expect("DBSIZE");
     assert_eq!(n, 1);
+    // The lazy handle connects once the server is there.
+    let lazy_prices: Repository<Price, Redis> = Repository::new(lazy.clone());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = lazy_prices.lookup(&"SOL".into()).await;
+        assert_transient(&r);
+        if let Ok(v) = r {
+            assert_eq!(v.map(|p| p.usd), Some(3.0));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lazy handle never connected");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     drop(server);
 }

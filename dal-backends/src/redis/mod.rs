@@ -249,27 +249,51 @@ impl Redis {
     /// # Errors
     /// As [`Redis::connect`], and [`Error::Validation`] for invalid options.
     pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self> {
-        options.validate()?;
-        let redacted = dal::error::redact_url(url);
-        let client = ::redis::Client::open(url).map_err(|e| {
-            Error::backend(NAME, false, format!("invalid Redis URL {redacted}: {e}"))
-        })?;
+        let (client, redacted) = open_client(url, &options)?;
         let mut connections = Vec::with_capacity(options.connections);
         for _ in 0..options.connections {
             connections.push(new_manager(&client, &options, Some(options.response_timeout)).await?);
         }
-        let prefix = prefix_for(options.namespace.as_deref());
         tracing::debug!(url = %redacted, connections = options.connections, "redis connected");
-        Ok(Redis {
+        Ok(Self::from_parts(client, connections, options, redacted))
+    }
+
+    /// A handle that connects on first use instead of now, so an application can start while
+    /// Redis is down: until it is reachable, operations fail with transient errors. Must be
+    /// called within a Tokio runtime.
+    ///
+    /// # Errors
+    /// A permanent [`Error::Backend`] when the URL is malformed; [`Error::Validation`] for
+    /// invalid options.
+    pub fn connect_lazy(url: &str, options: RedisOptions) -> Result<Self> {
+        let (client, redacted) = open_client(url, &options)?;
+        let mut connections = Vec::with_capacity(options.connections);
+        for _ in 0..options.connections {
+            let config = manager_config(&options, Some(options.response_timeout));
+            let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)
+                .map_err(|e| error::from_redis(e, "connect"))?;
+            connections.push(manager);
+        }
+        Ok(Self::from_parts(client, connections, options, redacted))
+    }
+
+    fn from_parts(
+        client: ::redis::Client,
+        connections: Vec<ConnectionManager>,
+        options: RedisOptions,
+        url: String,
+    ) -> Self {
+        let prefix = prefix_for(options.namespace.as_deref());
+        Redis {
             shared: Arc::new(Shared {
                 client,
                 connections: connections.into_boxed_slice(),
                 next: AtomicUsize::new(0),
                 options,
-                url: redacted,
+                url,
             }),
             prefix,
-        })
+        }
     }
 
     /// Connects to `REDIS_URL` with default options.
@@ -381,18 +405,33 @@ fn prefix_for(namespace: Option<&str>) -> Arc<str> {
     }
 }
 
+/// Validates the options and parses the URL; returns the client and the redacted URL.
+fn open_client(url: &str, options: &RedisOptions) -> Result<(::redis::Client, String)> {
+    options.validate()?;
+    let redacted = dal::error::redact_url(url);
+    let client = ::redis::Client::open(url)
+        .map_err(|e| Error::backend(NAME, false, format!("invalid Redis URL {redacted}: {e}")))?;
+    Ok((client, redacted))
+}
+
+fn manager_config(
+    options: &RedisOptions,
+    response_timeout: Option<Duration>,
+) -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_response_timeout(response_timeout)
+        .set_connection_timeout(Some(options.connection_timeout))
+        .set_number_of_retries(options.reconnect_attempts)
+        .set_min_delay(Duration::from_millis(20))
+        .set_max_delay(Duration::from_millis(500))
+}
+
 async fn new_manager(
     client: &::redis::Client,
     options: &RedisOptions,
     response_timeout: Option<Duration>,
 ) -> Result<ConnectionManager> {
-    let config = ConnectionManagerConfig::new()
-        .set_response_timeout(response_timeout)
-        .set_connection_timeout(Some(options.connection_timeout))
-        .set_number_of_retries(options.reconnect_attempts)
-        .set_min_delay(Duration::from_millis(20))
-        .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_with_config(client.clone(), config)
+    ConnectionManager::new_with_config(client.clone(), manager_config(options, response_timeout))
         .await
         .map_err(|e| error::from_redis(e, "connect"))
 }

@@ -32,7 +32,7 @@
 //!
 //! Truncated, corrupted or trailing bytes are codec errors, never panics.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use dal::entity::{Entity, EntityMeta, FieldKind, FieldMeta};
 use dal::value::{FieldDecoder, FieldVisitor};
 use dal::{Error, Result};
@@ -407,6 +407,34 @@ impl<'a> Reader<'a> {
     }
 }
 
+thread_local! {
+    /// The last calendar day decoded on this thread: values read together (a batch of prices)
+    /// mostly share a day, and turning a day number into a date is the costly part.
+    static LAST_DAY: std::cell::Cell<(i64, NaiveDate)> =
+        const { std::cell::Cell::new((i64::MIN, NaiveDate::MIN)) };
+}
+
+/// `DateTime::from_timestamp` with the day-to-date step cached (same result, same range).
+fn timestamp_from_parts(secs: i64, nanos: u32) -> Option<DateTime<Utc>> {
+    let days = secs.div_euclid(86_400);
+    let seconds_of_day = u32::try_from(secs.rem_euclid(86_400)).ok()?;
+    let (cached_day, cached_date) = LAST_DAY.get();
+    let date = if cached_day == days {
+        cached_date
+    } else {
+        // 719,163 days from 0001-01-01 (day 1 of the common era) to 1970-01-01.
+        let ce = i32::try_from(days).ok()?.checked_add(719_163)?;
+        let date = NaiveDate::from_num_days_from_ce_opt(ce)?;
+        LAST_DAY.set((days, date));
+        date
+    };
+    let time = NaiveTime::from_num_seconds_from_midnight_opt(seconds_of_day, nanos)?;
+    Some(DateTime::from_naive_utc_and_offset(
+        date.and_time(time),
+        Utc,
+    ))
+}
+
 macro_rules! narrow_int {
     ($name:ident, $ty:ty) => {
         fn $name(&mut self, field: &'static FieldMeta) -> Result<Option<$ty>> {
@@ -465,7 +493,7 @@ impl FieldDecoder for Reader<'_> {
                 let secs = unzigzag(self.varint(field)?);
                 let nanos = u32::try_from(self.varint(field)?).ok();
                 nanos
-                    .and_then(|n| DateTime::from_timestamp(secs, n))
+                    .and_then(|n| timestamp_from_parts(secs, n))
                     .map(Some)
                     .ok_or_else(|| {
                         Error::codec(
@@ -843,6 +871,34 @@ pub(crate) mod tests {
                 junk[2..HEADER_LEN].copy_from_slice(&fingerprint_of::<Sample>().to_le_bytes());
             }
             let _ = decode_value::<Sample>(&junk);
+        }
+    }
+
+    #[test]
+    fn cached_day_decoding_matches_chrono() {
+        let mut noise = Noise(42);
+        let mut cases: Vec<(i64, u32)> = vec![
+            (0, 0),
+            (-1, 999_999_999),
+            (86_399, 1_500_000_000), // leap second
+            (86_400, 0),
+            (-86_401, 5),
+            (i64::MAX, 0),
+            (i64::MIN, 0),
+            (8_210_298_412_799, 999_999_999), // chrono's maximum
+            (1_700_000_000, 2_000_000_000),
+        ];
+        for _ in 0..10_000 {
+            let secs = (noise.next() as i64) % 400_000_000_000;
+            cases.push((secs, (noise.next() % 2_000_000_000) as u32));
+            cases.push((secs + 1, 7)); // same day, usually: the cached path
+        }
+        for (secs, nanos) in cases {
+            assert_eq!(
+                timestamp_from_parts(secs, nanos),
+                DateTime::from_timestamp(secs, nanos),
+                "{secs} {nanos}"
+            );
         }
     }
 

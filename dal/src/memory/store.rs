@@ -5,15 +5,17 @@
 //! outside the lock, touches the tables inside it as briefly as possible (cloning `Arc` rows
 //! out), and decodes outside it again.
 
+use std::any::TypeId;
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use super::faults::Op;
-use super::tables::{Kind, Row, TableRef, Write};
+use super::tables::{Kind, Row, TableRef, Tables, Write};
 use super::{Access, Memory, NAME, Tx};
 use crate::backend::{
     Backend, CacheBackend, Capabilities, MetricsBackend, QuantileAccuracy, RecordBackend,
@@ -76,10 +78,36 @@ fn decode<T: Entity>(row: &[Value]) -> Result<T> {
     T::decode(&mut RowDecoder::new(row))
 }
 
+thread_local! {
+    /// Scratch for rendering keys, so a lookup allocates no key and a write allocates the key
+    /// once at its exact length.
+    static KEY_BUF: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Renders `key` into a reused buffer and hands it to `f`.
+fn with_key<T: Keyed, R>(key: &T::Key, f: impl FnOnce(&str) -> R) -> Result<R> {
+    KEY_BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let rendered = encode_key::<T>(key, &mut buf).map(|()| f(&buf));
+            // Do not keep a huge buffer alive for the thread's lifetime.
+            if buf.capacity() > 4_096 {
+                *buf = String::new();
+            }
+            rendered
+        }
+        // Only if `f` rendered a key itself; stay correct rather than panic.
+        Err(_) => {
+            let mut own = String::new();
+            encode_key::<T>(key, &mut own)?;
+            Ok(f(&own))
+        }
+    })
+}
+
+/// The key as an owned string.
 fn key_of<T: Keyed>(key: &T::Key) -> Result<String> {
-    let mut out = String::with_capacity(32);
-    encode_key::<T>(key, &mut out)?;
-    Ok(out)
+    with_key::<T, _>(key, str::to_owned)
 }
 
 fn entity_key<T: Keyed>(entity: &T) -> Result<String> {
@@ -188,14 +216,15 @@ async fn save_all<A: Access, T: Keyed>(a: &A, entities: &[T]) -> Result<BatchRep
 
 async fn get<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<Option<T>> {
     enter(a, Op::Get).await?;
-    let key = key_of::<T>(key)?;
     let table = TableRef::of::<T>(Kind::Records);
-    let row = a.read(table, |t| {
-        t.records
-            .get(&table.id)
-            .and_then(|t| t.rows.get(&key))
-            .cloned()
-    })?;
+    let row = with_key::<T, _>(key, |key| {
+        a.read(table, |t| {
+            t.records
+                .get(&table.id)
+                .and_then(|t| t.rows.get(key))
+                .cloned()
+        })
+    })??;
     row.map(|r| decode(&r)).transpose()
 }
 
@@ -351,24 +380,26 @@ async fn latest<A: Access, T: TimeSeries>(
 
 // ---- metrics -----------------------------------------------------------------------------------
 
-/// The non-NULL values of the query's column in its window, with their timestamps, in time order.
-fn window_values<A: Access, T: TimeSeries>(
+/// Hands `f` the timestamp and value of every non-NULL value of the query's column in its
+/// window, in time order (under the read lock: `f` only does arithmetic).
+fn for_each_value<A: Access, T: TimeSeries>(
     a: &A,
     query: &MetricQuery<T>,
-) -> Result<Vec<(DateTime<Utc>, f64)>> {
+    mut f: impl FnMut(DateTime<Utc>, f64) -> Result<()>,
+) -> Result<()> {
     query.validate()?;
     let column = query.value.field().index;
     let table = TableRef::of::<T>(Kind::Series);
     a.read(table, |t| {
         let Some(t) = t.series.get(&table.id) else {
-            return Vec::new();
+            return Ok(());
         };
         t.window(query.start, query.end)
             .iter()
             .filter(|(_, r)| query.filter.matches(r))
             .filter_map(|(ts, r)| r.get(column).and_then(Value::as_f64).map(|v| (*ts, v)))
-            .collect()
-    })
+            .try_for_each(|(ts, v)| f(ts, v))
+    })?
 }
 
 async fn quantile<A: Access, T: TimeSeries>(
@@ -378,10 +409,11 @@ async fn quantile<A: Access, T: TimeSeries>(
 ) -> Result<Option<f64>> {
     enter(a, Op::Quantile).await?;
     check_quantile(T::META.name, p)?;
-    let mut values: Vec<f64> = window_values(a, query)?
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
+    let mut values = Vec::new();
+    for_each_value(a, query, |_, v| {
+        values.push(v);
+        Ok(())
+    })?;
     values.sort_unstable_by(|x, y| cmp_nan_last(*x, *y));
     Ok(percentile_cont(&values, p))
 }
@@ -434,12 +466,13 @@ impl Acc {
 async fn summary<A: Access, T: TimeSeries>(a: &A, query: &MetricQuery<T>) -> Result<Summary> {
     enter(a, Op::Summary).await?;
     let mut acc: Option<Acc> = None;
-    for (_, v) in window_values(a, query)? {
+    for_each_value(a, query, |_, v| {
         match &mut acc {
             Some(acc) => acc.add(v),
             None => acc = Some(Acc::new(v)),
         }
-    }
+        Ok(())
+    })?;
     Ok(match acc {
         None => Summary::default(),
         Some(acc) => Summary {
@@ -463,13 +496,14 @@ async fn downsample<A: Access, T: TimeSeries>(
     bucket_start(entity, query.start, width)?;
     let mut buckets: Vec<(DateTime<Utc>, Acc)> = Vec::new();
     // Values come in time order, so buckets come in ascending order too.
-    for (ts, v) in window_values(a, query)? {
+    for_each_value(a, query, |ts, v| {
         let start = bucket_start(entity, ts, width)?;
         match buckets.last_mut() {
             Some((s, acc)) if *s == start => acc.add(v),
             _ => buckets.push((start, Acc::new(v))),
         }
-    }
+        Ok(())
+    })?;
     Ok(buckets
         .into_iter()
         .map(|(start, acc)| Bucket {
@@ -544,30 +578,26 @@ async fn put_all<A: Access, T: Keyed>(
 /// A live cache entry: its row and remaining TTL.
 type Live = (Row, Option<Duration>);
 
-/// The live entry of each key.
-fn lookup_rows<A: Access, T: Keyed>(a: &A, keys: &[String]) -> Result<Vec<Option<Live>>> {
+/// The live cache entry of `T` under `key`.
+fn live_entry(t: &Tables, id: TypeId, key: &str, now: Instant) -> Option<Live> {
+    let entry = t.cache.get(&id)?.entries.get(key)?;
+    entry
+        .live(now)
+        .then(|| (entry.row.clone(), entry.expires.map(|at| at - now)))
+}
+
+/// The live cache entry of `T` under `key`, read through `a`.
+fn lookup_one<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<Option<Live>> {
     let now = a.root().clock().now();
     let table = TableRef::of::<T>(Kind::Cache);
-    a.read(table, |t| {
-        let entries = t.cache.get(&table.id);
-        keys.iter()
-            .map(|k| {
-                let entry = entries.and_then(|t| t.entries.get(k))?;
-                entry
-                    .live(now)
-                    .then(|| (entry.row.clone(), entry.expires.map(|at| at - now)))
-            })
-            .collect()
-    })
+    with_key::<T, _>(key, |key| {
+        a.read(table, |t| live_entry(t, table.id, key, now))
+    })?
 }
 
 async fn lookup<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<Option<T>> {
     enter(a, Op::Lookup).await?;
-    let key = key_of::<T>(key)?;
-    match lookup_rows::<A, T>(a, std::slice::from_ref(&key))?
-        .pop()
-        .flatten()
-    {
+    match lookup_one::<A, T>(a, key)? {
         Some((row, _)) => decode(&row).map(Some),
         None => Ok(None),
     }
@@ -576,8 +606,14 @@ async fn lookup<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<Option<T>> {
 async fn lookup_many<A: Access, T: Keyed>(a: &A, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
     enter(a, Op::LookupMany).await?;
     let keys = keys.iter().map(key_of::<T>).collect::<Result<Vec<_>>>()?;
-    lookup_rows::<A, T>(a, &keys)?
-        .into_iter()
+    let now = a.root().clock().now();
+    let table = TableRef::of::<T>(Kind::Cache);
+    let rows = a.read(table, |t| {
+        keys.iter()
+            .map(|k| live_entry(t, table.id, k, now))
+            .collect::<Vec<_>>()
+    })?;
+    rows.into_iter()
         .map(|r| r.map(|(row, _)| decode(&row)).transpose())
         .collect()
 }
@@ -594,11 +630,7 @@ async fn invalidate<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<bool> {
 
 async fn remaining_ttl<A: Access, T: Keyed>(a: &A, key: &T::Key) -> Result<Option<Duration>> {
     enter(a, Op::RemainingTtl).await?;
-    let key = key_of::<T>(key)?;
-    Ok(lookup_rows::<A, T>(a, std::slice::from_ref(&key))?
-        .pop()
-        .flatten()
-        .and_then(|(_, ttl)| ttl))
+    Ok(lookup_one::<A, T>(a, key)?.and_then(|(_, ttl)| ttl))
 }
 
 // ---- trait impls -------------------------------------------------------------------------------

@@ -69,193 +69,332 @@ fn encode_row_unmarked<T: Entity>(buf: &mut Buffer, table: &str, row: &T) -> Res
     })?;
     buf.table(TableName::new_unchecked(table))
         .map_err(|e| error::ilp_row(meta.name, e))?;
-    let mut w = IlpRow {
-        buf,
-        pass: Pass::All,
-        ts: None,
-    };
-    if symbols_first(meta.fields) {
+    let plan = PlanOf::<T>::PLAN;
+    let ts = if plan.two_passes {
+        let mut w = IlpRow::<SYMBOLS>::new(buf, 0);
         row.encode(&mut w)?;
+        let mut w = IlpRow::<COLUMNS>::new(w.buf, 0);
+        row.encode(&mut w)?;
+        w.ts
+    } else if plan.held > 0 {
+        let mut w = IlpRow::<HOLD>::new(buf, plan.last_symbol);
+        row.encode(&mut w)?;
+        w.ts
     } else {
-        w.pass = Pass::Symbols;
+        let mut w = IlpRow::<DIRECT>::new(buf, 0);
         row.encode(&mut w)?;
-        w.pass = Pass::Columns;
-        row.encode(&mut w)?;
-    }
+        w.ts
+    };
     let micros =
-        w.ts.ok_or_else(|| Error::codec(ts_field, "the designated timestamp was not encoded"))?;
+        ts.ok_or_else(|| Error::codec(ts_field, "the designated timestamp was not encoded"))?;
     if micros < 0 {
         return Err(Error::codec(
             ts_field,
             "QuestDB's designated timestamp cannot be before 1970-01-01T00:00:00Z",
         ));
     }
-    w.buf
-        .at(TimestampMicros::new(micros))
+    buf.at(TimestampMicros::new(micros))
         .map_err(|e| error::ilp_field(ts_field, e))
 }
 
-/// Whether every symbol field comes before every other non-timestamp field, so one pass over
-/// the fields writes them in the order ILP requires.
-fn symbols_first(fields: &[FieldMeta]) -> bool {
-    let mut seen_column = false;
-    for f in fields {
+/// Columns that may be held back in a single pass until the last symbol is written.
+const MAX_HELD: usize = 4;
+
+/// How an entity's fields meet ILP's "all symbols first" rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    /// Scalar columns declared before the last symbol (held back in a single walk).
+    held: u16,
+    /// Index of the last symbol field (meaningful when `held > 0`).
+    last_symbol: usize,
+    /// Walk the fields twice (symbols, then columns): a text or JSON column comes before a
+    /// symbol (holding it back would copy it), or more than [`MAX_HELD`] columns do. Otherwise
+    /// one walk writes symbols at once and holds back the few scalar columns declared before the
+    /// last symbol (an `id` first, as in most entities).
+    two_passes: bool,
+}
+
+/// The plan of an entity, computed at compile time from its `'static` metadata.
+struct PlanOf<T>(std::marker::PhantomData<T>);
+
+impl<T: Entity> PlanOf<T> {
+    const PLAN: Plan = compute_plan(T::META.fields);
+}
+
+const fn compute_plan(fields: &[FieldMeta]) -> Plan {
+    let (mut symbols, mut last_symbol) = (0usize, 0usize);
+    let mut i = 0;
+    while i < fields.len() {
+        if is_symbol_kind(&fields[i]) {
+            symbols += 1;
+            last_symbol = fields[i].index;
+        }
+        i += 1;
+    }
+    let (mut seen, mut held, mut two_passes) = (0usize, 0usize, false);
+    let mut i = 0;
+    while i < fields.len() {
+        let f = &fields[i];
+        i += 1;
         if f.timestamp {
             continue;
         }
-        if f.symbol && is_symbol_kind(f) {
-            if seen_column {
-                return false;
+        if is_symbol_kind(f) {
+            seen += 1;
+        } else if seen < symbols {
+            if matches!(f.kind, FieldKind::Text | FieldKind::Json | FieldKind::Bytes) {
+                two_passes = true;
             }
-        } else {
-            seen_column = true;
+            held += 1;
         }
     }
-    true
+    if two_passes || held > MAX_HELD || symbols > u16::MAX as usize {
+        return Plan {
+            held: 0,
+            last_symbol: 0,
+            two_passes: true,
+        };
+    }
+    Plan {
+        held: held as u16,
+        last_symbol,
+        two_passes: false,
+    }
 }
 
 /// Only text can be a SYMBOL (the derive enforces it; this keeps the encoder total).
-#[inline]
-fn is_symbol_kind(f: &FieldMeta) -> bool {
+#[inline(always)]
+const fn is_symbol_kind(f: &FieldMeta) -> bool {
     f.symbol && matches!(f.kind, FieldKind::Text)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Pass {
-    All,
-    Symbols,
-    Columns,
+/// How one walk over the fields writes them (a const parameter of [`IlpRow`], so each entity's
+/// encoder is compiled for its plan and the per-field decisions fold away).
+type Pass = u8;
+/// One walk, every field written as it comes (symbols are declared first).
+const DIRECT: Pass = 0;
+/// One walk: symbols at once, scalar columns before the last symbol held back.
+const HOLD: Pass = 1;
+/// First of two walks: symbols only.
+const SYMBOLS: Pass = 2;
+/// Second of two walks: columns only.
+const COLUMNS: Pass = 3;
+
+/// A scalar column value held back until the last symbol is written.
+#[derive(Clone, Copy)]
+enum Held {
+    Bool(bool),
+    I64(i64),
+    F64(f64),
+    Uuid(Uuid),
+    Micros(i64),
+    Decimal(Decimal),
 }
 
-struct IlpRow<'b> {
+/// What to do with a non-symbol column now.
+enum Now {
+    Skip,
+    Hold,
+    Write,
+}
+
+struct IlpRow<'b, const PASS: Pass> {
     buf: &'b mut Buffer,
-    pass: Pass,
+    /// In a HOLD walk, the index of the last symbol field: columns before it are held back.
+    last_symbol: usize,
+    held: [Option<(&'static FieldMeta, Held)>; MAX_HELD],
+    held_len: usize,
     ts: Option<i64>,
 }
 
-impl IlpRow<'_> {
-    /// Whether a non-symbol column is written in the current pass.
+impl<'b, const PASS: Pass> IlpRow<'b, PASS> {
     #[inline(always)]
-    fn columns(&self) -> bool {
-        self.pass != Pass::Symbols
+    fn new(buf: &'b mut Buffer, last_symbol: usize) -> Self {
+        IlpRow {
+            buf,
+            last_symbol,
+            held: [None; MAX_HELD],
+            held_len: 0,
+            ts: None,
+        }
     }
 
     #[inline(always)]
     fn name(field: &'static FieldMeta) -> ColumnName<'static> {
         ColumnName::new_unchecked(field.column)
     }
-}
 
-macro_rules! column {
-    ($self:ident, $field:ident, $call:ident($($arg:expr),*)) => {{
-        if $self.columns() {
-            $self
-                .buf
-                .$call(Self::name($field), $($arg),*)
-                .map_err(|e| error::ilp_field($field, e))?;
-        }
-        Ok(())
-    }};
-}
-
-impl FieldVisitor for IlpRow<'_> {
-    #[inline]
-    fn null(&mut self, _field: &'static FieldMeta) -> Result<()> {
-        // None omits the column: QuestDB stores NULL for a column missing from a row.
-        Ok(())
-    }
-
-    #[inline]
-    fn bool(&mut self, field: &'static FieldMeta, v: bool) -> Result<()> {
-        if field.nullable {
-            column!(self, field, column_i64(i64::from(v)))
-        } else {
-            column!(self, field, column_bool(v))
+    #[inline(always)]
+    fn column_now(&self, field: &FieldMeta) -> Now {
+        match PASS {
+            SYMBOLS => Now::Skip,
+            HOLD if field.index < self.last_symbol => Now::Hold,
+            _ => Now::Write,
         }
     }
 
-    #[inline]
-    fn i16(&mut self, field: &'static FieldMeta, v: i16) -> Result<()> {
-        column!(self, field, column_i64(i64::from(v)))
-    }
-
-    #[inline]
-    fn i32(&mut self, field: &'static FieldMeta, v: i32) -> Result<()> {
-        column!(self, field, column_i64(i64::from(v)))
-    }
-
-    #[inline]
-    fn i64(&mut self, field: &'static FieldMeta, v: i64) -> Result<()> {
-        column!(self, field, column_i64(v))
-    }
-
-    #[inline]
-    fn f32(&mut self, field: &'static FieldMeta, v: f32) -> Result<()> {
-        column!(self, field, column_f64(f64::from(v)))
-    }
-
-    #[inline]
-    fn f64(&mut self, field: &'static FieldMeta, v: f64) -> Result<()> {
-        column!(self, field, column_f64(v))
-    }
-
-    #[inline]
-    fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
-        check_text(field, v)?;
-        if is_symbol_kind(field) {
-            if self.pass != Pass::Columns {
-                self.buf
-                    .symbol(Self::name(field), v)
-                    .map_err(|e| error::ilp_field(field, e))?;
+    #[inline(always)]
+    fn scalar(&mut self, field: &'static FieldMeta, v: Held) -> Result<()> {
+        match self.column_now(field) {
+            Now::Skip => Ok(()),
+            Now::Write => self.write(field, v),
+            Now::Hold => {
+                match self.held.get_mut(self.held_len) {
+                    Some(slot) => *slot = Some((field, v)),
+                    // The plan allows at most MAX_HELD; writing now would break the order.
+                    None => {
+                        return Err(Error::codec(
+                            field,
+                            "internal: too many columns before the last symbol",
+                        ));
+                    }
+                }
+                self.held_len += 1;
+                Ok(())
             }
-            Ok(())
-        } else {
-            column!(self, field, column_str(v))
         }
     }
 
+    #[inline(always)]
+    fn write(&mut self, field: &'static FieldMeta, v: Held) -> Result<()> {
+        let name = Self::name(field);
+        let written = match v {
+            Held::Bool(b) if field.nullable => self.buf.column_i64(name, i64::from(b)),
+            Held::Bool(b) => self.buf.column_bool(name, b),
+            Held::I64(x) => self.buf.column_i64(name, x),
+            Held::F64(x) => self.buf.column_f64(name, x),
+            Held::Micros(x) => self.buf.column_ts(name, TimestampMicros::new(x)),
+            Held::Uuid(u) => {
+                // QuestDB 9.3 refuses ILP's binary UUID; its UUID column parses the text.
+                let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                let text = u.hyphenated().encode_lower(&mut text);
+                self.buf.column_str(name, &*text)
+            }
+            Held::Decimal(d) => {
+                let bytes = d.mantissa().to_be_bytes();
+                match DecimalView::try_new_scaled(d.scale(), trim_sign_bytes(&bytes)) {
+                    Ok(view) => self.buf.column_dec(name, view),
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        written.map_err(|e| error::ilp_field(field, e))?;
+        Ok(())
+    }
+
+    /// Writes the columns held back, in declaration order.
     #[inline]
-    fn uuid(&mut self, field: &'static FieldMeta, v: &Uuid) -> Result<()> {
-        if !self.columns() {
+    fn write_held(&mut self) -> Result<()> {
+        let n = std::mem::take(&mut self.held_len);
+        for i in 0..n.min(MAX_HELD) {
+            if let Some((field, v)) = self.held[i] {
+                self.write(field, v)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<const PASS: Pass> FieldVisitor for IlpRow<'_, PASS> {
+    #[inline(always)]
+    fn null(&mut self, field: &'static FieldMeta) -> Result<()> {
+        // None omits the column: QuestDB stores NULL for a column missing from a row. An
+        // omitted symbol still counts, so held columns are written after the last one.
+        if PASS == HOLD && field.index == self.last_symbol {
+            self.write_held()?;
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn bool(&mut self, field: &'static FieldMeta, v: bool) -> Result<()> {
+        self.scalar(field, Held::Bool(v))
+    }
+
+    #[inline(always)]
+    fn i16(&mut self, field: &'static FieldMeta, v: i16) -> Result<()> {
+        self.scalar(field, Held::I64(i64::from(v)))
+    }
+
+    #[inline(always)]
+    fn i32(&mut self, field: &'static FieldMeta, v: i32) -> Result<()> {
+        self.scalar(field, Held::I64(i64::from(v)))
+    }
+
+    #[inline(always)]
+    fn i64(&mut self, field: &'static FieldMeta, v: i64) -> Result<()> {
+        self.scalar(field, Held::I64(v))
+    }
+
+    #[inline(always)]
+    fn f32(&mut self, field: &'static FieldMeta, v: f32) -> Result<()> {
+        self.scalar(field, Held::F64(f64::from(v)))
+    }
+
+    #[inline(always)]
+    fn f64(&mut self, field: &'static FieldMeta, v: f64) -> Result<()> {
+        self.scalar(field, Held::F64(v))
+    }
+
+    #[inline(always)]
+    fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
+        let symbol = is_symbol_kind(field);
+        let now = match PASS {
+            SYMBOLS => symbol,
+            COLUMNS => !symbol,
+            _ => true,
+        };
+        if !now {
             return Ok(());
         }
-        // QuestDB 9.3 refuses ILP's binary UUID; its UUID column parses the canonical text.
-        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let text = v.hyphenated().encode_lower(&mut text);
-        column!(self, field, column_str(&*text))
+        check_text(field, v)?;
+        if symbol {
+            self.buf
+                .symbol(Self::name(field), v)
+                .map_err(|e| error::ilp_field(field, e))?;
+            if PASS == HOLD && field.index == self.last_symbol {
+                self.write_held()?;
+            }
+        } else {
+            self.buf
+                .column_str(Self::name(field), v)
+                .map_err(|e| error::ilp_field(field, e))?;
+        }
+        Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
+    fn uuid(&mut self, field: &'static FieldMeta, v: &Uuid) -> Result<()> {
+        self.scalar(field, Held::Uuid(*v))
+    }
+
+    #[inline(always)]
     fn timestamp(&mut self, field: &'static FieldMeta, v: &DateTime<Utc>) -> Result<()> {
         if field.timestamp {
             // The designated timestamp goes last, with `at`; keep it for then.
-            if self.pass != Pass::Columns {
+            if PASS != COLUMNS {
                 self.ts = Some(v.timestamp_micros());
             }
             return Ok(());
         }
-        column!(
-            self,
-            field,
-            column_ts(TimestampMicros::new(v.timestamp_micros()))
-        )
+        self.scalar(field, Held::Micros(v.timestamp_micros()))
     }
 
-    #[inline]
+    #[inline(always)]
     fn decimal(&mut self, field: &'static FieldMeta, v: &Decimal) -> Result<()> {
-        if !self.columns() {
+        self.scalar(field, Held::Decimal(*v))
+    }
+
+    #[inline(always)]
+    fn json(&mut self, field: &'static FieldMeta, json: &str) -> Result<()> {
+        if matches!(self.column_now(field), Now::Skip) {
             return Ok(());
         }
-        let bytes = v.mantissa().to_be_bytes();
-        let view = DecimalView::try_new_scaled(v.scale(), trim_sign_bytes(&bytes))
-            .map_err(|e| error::ilp_field(field, e))?;
-        column!(self, field, column_dec(view))
-    }
-
-    #[inline]
-    fn json(&mut self, field: &'static FieldMeta, json: &str) -> Result<()> {
         check_text(field, json)?;
-        column!(self, field, column_str(json))
+        self.buf
+            .column_str(Self::name(field), json)
+            .map_err(|e| error::ilp_field(field, e))?;
+        Ok(())
     }
 
     fn bytes(&mut self, field: &'static FieldMeta, _v: &[u8]) -> Result<()> {
@@ -266,17 +405,50 @@ impl FieldVisitor for IlpRow<'_> {
     }
 }
 
-/// Text checks every backend makes: `max_len`, and no NUL (QuestDB's PG wire cannot return it).
-#[inline]
+/// Text checks every backend makes: `max_len`, and no NUL (QuestDB's ILP parser refuses it in a
+/// symbol and would reject the whole batch, so it is refused here, row by row, for every text).
+#[inline(always)]
 fn check_text(field: &'static FieldMeta, v: &str) -> Result<()> {
-    field.check_max_len(v)?;
-    if v.as_bytes().contains(&0) {
+    if field.max_len.is_some() {
+        field.check_max_len(v)?;
+    }
+    if has_nul(v.as_bytes()) {
         return Err(Error::invalid_field(
             field,
-            "text contains a NUL character, which QuestDB cannot return over the PG wire",
+            "text contains a NUL character, which QuestDB cannot store",
         ));
     }
     Ok(())
+}
+
+/// Whether `b` contains a zero byte: eight bytes at a time with the "has zero byte" bit trick,
+/// the tail as one overlapping word (std's `contains` and `memchr` cost more on the short
+/// strings of a row).
+#[inline]
+fn has_nul(b: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
+    fn word(b: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(w)
+    }
+    if b.len() < 8 {
+        return b.contains(&0);
+    }
+    // (x - 0x01..) & !x has a high bit set in a byte only at or above a zero byte, so OR-ing
+    // the words and testing the high bits answers "any zero byte" exactly.
+    let mut acc = 0u64;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let x = word(b, i);
+        acc |= x.wrapping_sub(LO) & !x;
+        i += 8;
+    }
+    let x = word(b, b.len() - 8);
+    acc |= x.wrapping_sub(LO) & !x;
+    acc & HI != 0
 }
 
 /// The shortest big-endian two's complement form of a mantissa (what ILP's binary decimal wants).
@@ -492,6 +664,20 @@ pub(crate) fn bind_all<'q>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_bytes_are_found_anywhere() {
+        for len in 0..40 {
+            let clean = vec![b'a'; len];
+            assert!(!has_nul(&clean), "{len}");
+            for at in 0..len {
+                let mut dirty = clean.clone();
+                dirty[at] = 0;
+                assert!(has_nul(&dirty), "{len} {at}");
+            }
+        }
+        assert!(!has_nul("ü東京😀\x01\x7f\u{80}".as_bytes()));
+    }
 
     #[test]
     fn mantissa_bytes_are_minimal_twos_complement() {

@@ -35,7 +35,7 @@ use super::store::{Session, retry_stale};
 /// Smallest batch written with `COPY` (below it, `UNNEST`'s single round trip wins).
 pub(crate) const COPY_MIN_ROWS: usize = 256;
 /// Rows per `UNNEST` statement (bounds the message size; several run in one transaction).
-const UNNEST_CHUNK_ROWS: usize = 25_000;
+const UNNEST_CHUNK_ROWS: usize = 100_000;
 /// `COPY` data is sent in pieces of about this size, so encoding overlaps the server's work.
 const COPY_SEND_BYTES: usize = 256 * 1024;
 
@@ -114,7 +114,7 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
         }
     }
 
-    let checked = check_rows(rows, mode)?;
+    let (checked, mut encoded) = check_rows(rows, mode)?;
     if checked.rows.is_empty() {
         return Ok(report(rows.len(), checked.failed));
     }
@@ -122,13 +122,13 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
     let statement = unnest_statement(s, meta, mode);
     let attempt = if wrap || chunks.len() > 1 {
         let mut unit = conn.begin().await.map_err(|e| s.pg().fail(Some(meta), e))?;
-        let r = unnest_chunks(&mut unit, &statement, rows, &chunks).await;
+        let r = unnest_chunks(&mut unit, &statement, rows, &chunks, encoded.take()).await;
         if r.is_ok() {
             unit.commit().await.map_err(|e| s.pg().fail(Some(meta), e))?;
         }
         r
     } else {
-        unnest_chunks(&mut conn, &statement, rows, &chunks).await
+        unnest_chunks(&mut conn, &statement, rows, &chunks, encoded.take()).await
     };
     match attempt {
         Ok(()) => Ok(report(rows.len(), checked.failed)),
@@ -263,14 +263,12 @@ fn copy_statement(meta: &'static EntityMeta) -> String {
     sql::copy_in(meta)
 }
 
-/// Checks every row (and, for upserts, drops rows whose key comes again later).
-fn check_rows<T: Entity>(rows: &[T], mode: Mode) -> Result<Checked> {
-    struct Discard;
-    impl Sink for Discard {
-        fn value(&mut self, _: &'static FieldMeta, _: Option<Scalar<'_>>) -> Result<()> {
-            Ok(())
-        }
-    }
+/// Checks every row (and, for upserts, drops rows whose key comes again later), encoding the
+/// good ones into column arrays on the way: when nothing was dropped and the batch is one
+/// chunk, those arrays are what the statement binds (each row is encoded once).
+fn check_rows<T: Entity>(rows: &[T], mode: Mode) -> Result<(Checked, Option<ColumnSink>)> {
+    let fields: Vec<&'static FieldMeta> = T::META.fields.iter().collect();
+    let mut sink = ColumnSink::new(&fields);
     let mut keys = Keys::default();
     let mut checked = Checked {
         rows: Vec::with_capacity(rows.len()),
@@ -278,13 +276,14 @@ fn check_rows<T: Entity>(rows: &[T], mode: Mode) -> Result<Checked> {
     };
     for (i, row) in rows.iter().enumerate() {
         let key_start = keys.buf.len();
+        sink.begin_row();
         let r = if mode == Mode::Upsert {
             row.encode(&mut Encoder::row(&mut WithKeys {
-                inner: &mut Discard,
+                inner: &mut sink,
                 keys: &mut keys.buf,
             }))
         } else {
-            row.encode(&mut Encoder::row(&mut Discard))
+            row.encode(&mut Encoder::row(&mut sink))
         };
         match r {
             Ok(()) => {
@@ -292,19 +291,22 @@ fn check_rows<T: Entity>(rows: &[T], mode: Mode) -> Result<Checked> {
                 keys.spans.push((key_start, keys.buf.len(), i));
             }
             Err(e) => {
+                sink.undo_row();
                 keys.buf.truncate(key_start);
                 checked.failed.push((i, e));
             }
         }
     }
+    let mut encoded = (checked.rows.len() <= UNNEST_CHUNK_ROWS).then_some(sink);
     if mode == Mode::Upsert {
         let mut superseded = keys.superseded();
         if !superseded.is_empty() {
             superseded.sort_unstable();
             checked.rows.retain(|i| superseded.binary_search(i).is_err());
+            encoded = None;
         }
     }
-    Ok(checked)
+    Ok((checked, encoded))
 }
 
 /// The column arrays of `part` (rows already checked).
@@ -332,8 +334,12 @@ async fn unnest_part<T: Entity>(
     statement: &std::sync::Arc<str>,
     rows: &[T],
     part: &[usize],
+    encoded: Option<ColumnSink>,
 ) -> std::result::Result<(), StmtError> {
-    let sink = columns(rows, part).map_err(StmtError::Encode)?;
+    let sink = match encoded {
+        Some(sink) => sink,
+        None => columns(rows, part).map_err(StmtError::Encode)?,
+    };
     let mut args = PgArguments::default();
     sink.bind(&mut args)
         .map_err(|e| StmtError::Encode(Error::invalid(T::META.name, e)))?;
@@ -349,9 +355,11 @@ async fn unnest_chunks<T: Entity>(
     statement: &std::sync::Arc<str>,
     rows: &[T],
     chunks: &[&[usize]],
+    mut encoded: Option<ColumnSink>,
 ) -> sqlx::Result<()> {
     for part in chunks {
-        match unnest_part(conn, statement, rows, part).await {
+        let pre = if chunks.len() == 1 { encoded.take() } else { None };
+        match unnest_part(conn, statement, rows, part, pre).await {
             Ok(()) => {}
             Err(StmtError::Server(e)) => return Err(e),
             // Rows were checked before; an encoding failure here is a bug in the checks, so
@@ -378,7 +386,7 @@ async fn bisect<S: Session, T: Entity>(
     let mut stack: Vec<&[usize]> = include.chunks(UNNEST_CHUNK_ROWS).rev().collect();
     while let Some(part) = stack.pop() {
         let mut sp = unit.begin().await.map_err(fail)?;
-        match unnest_part(&mut sp, statement, rows, part).await {
+        match unnest_part(&mut sp, statement, rows, part, None).await {
             Ok(()) => sp.commit().await.map_err(fail)?,
             Err(StmtError::Server(e)) if error::failure(&e) == Failure::Row => {
                 sp.rollback().await.map_err(fail)?;

@@ -108,6 +108,26 @@ fn decode<T: Entity>(row: &PgRow) -> Result<T> {
     T::decode(&mut RowReader::new(row))
 }
 
+/// Runs a query and decodes each row as it arrives (no buffer of raw rows, as `query_as` does).
+async fn fetch_entities<S: Session, T: Entity>(
+    s: &S,
+    sql: &std::sync::Arc<str>,
+    args: PgArguments,
+) -> Result<Vec<T>> {
+    use futures_util::TryStreamExt as _;
+    let mut conn = s.conn().await?;
+    let mut stream = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args).fetch(&mut *conn);
+    let mut out = Vec::new();
+    while let Some(row) = stream
+        .try_next()
+        .await
+        .map_err(|e| s.pg().fail(Some(T::META), e))?
+    {
+        out.push(decode::<T>(&row)?);
+    }
+    Ok(out)
+}
+
 fn bind_key<T: Keyed>(args: &mut PgArguments, key: &T::Key) -> Result<()> {
     T::encode_key(key, &mut Encoder::filter(&mut BindSink(args)))
 }
@@ -264,16 +284,9 @@ pub(crate) async fn list<S: Session, T: Keyed>(s: &S, query: &ListQuery<T>) -> R
             }
             // One row more than the page tells whether another page follows.
             bind_i64(&mut args, meta, limit_i64(query.limit).saturating_add(1))?;
-            let mut conn = s.conn().await?;
-            let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(|e| s.pg().fail(Some(meta), e))?;
-            let more = rows.len() > query.limit;
-            let mut items = Vec::with_capacity(rows.len().min(query.limit));
-            for row in rows.iter().take(query.limit) {
-                items.push(decode::<T>(row)?);
-            }
+            let mut items: Vec<T> = fetch_entities(s, sql, args).await?;
+            let more = items.len() > query.limit;
+            items.truncate(query.limit);
             let next = match items.last() {
                 Some(last) if more => {
                     let mut key = RowCapture::default();
@@ -341,12 +354,7 @@ pub(crate) async fn range<S: Session, T: TimeSeries>(s: &S, query: &RangeQuery<T
             if let Some(n) = query.limit {
                 bind_i64(&mut args, meta, limit_i64(n))?;
             }
-            let mut conn = s.conn().await?;
-            let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(|e| s.pg().fail(Some(meta), e))?;
-            rows.iter().map(decode::<T>).collect()
+            fetch_entities(s, sql, args).await
         }
     })
     .await
@@ -372,12 +380,7 @@ pub(crate) async fn latest<S: Session, T: TimeSeries>(
         async move {
             let mut args = PgArguments::default();
             bind_conditions(&mut args, conditions)?;
-            let mut conn = s.conn().await?;
-            let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(|e| s.pg().fail(Some(meta), e))?;
-            rows.iter().map(decode::<T>).collect()
+            fetch_entities(s, sql, args).await
         }
     })
     .await

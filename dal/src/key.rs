@@ -206,17 +206,24 @@ impl<S: KeySink> FieldVisitor for KeyVisitor<S> {
         })
     }
     fn f32(&mut self, field: &'static FieldMeta, _: f32) -> Result<()> {
-        Err(Error::invalid_field(field, "a float cannot be part of a key"))
+        Err(Error::invalid_field(
+            field,
+            "a float cannot be part of a key",
+        ))
     }
     fn f64(&mut self, field: &'static FieldMeta, _: f64) -> Result<()> {
-        Err(Error::invalid_field(field, "a float cannot be part of a key"))
+        Err(Error::invalid_field(
+            field,
+            "a float cannot be part of a key",
+        ))
     }
     fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
         self.0.part(field, |s| escape_key_part(v, s))
     }
     fn uuid(&mut self, field: &'static FieldMeta, v: &Uuid) -> Result<()> {
+        // Straight into a stack buffer: `Display` through `core::fmt` costs several times more.
         self.0.part(field, |s| {
-            let _ = write!(s, "{}", v.hyphenated());
+            s.push_str(v.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
         })
     }
     fn timestamp(&mut self, field: &'static FieldMeta, v: &DateTime<Utc>) -> Result<()> {
@@ -232,12 +239,18 @@ impl<S: KeySink> FieldVisitor for KeyVisitor<S> {
         })
     }
     fn json(&mut self, field: &'static FieldMeta, _: &str) -> Result<()> {
-        Err(Error::invalid_field(field, "a JSON field cannot be part of a key"))
+        Err(Error::invalid_field(
+            field,
+            "a JSON field cannot be part of a key",
+        ))
     }
     fn bytes(&mut self, field: &'static FieldMeta, v: &[u8]) -> Result<()> {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         self.0.part(field, |s| {
+            s.reserve(v.len() * 2);
             for b in v {
-                let _ = write!(s, "{b:02x}");
+                s.push(char::from(HEX[usize::from(b >> 4)]));
+                s.push(char::from(HEX[usize::from(b & 0xf)]));
             }
         })
     }
@@ -257,7 +270,10 @@ mod tests {
     fn escaping_removes_separators_and_is_reversible_in_principle() {
         for s in ["a:b", "{tag}", "100%", "%3A", "", "sp ace", "ünï:cødé"] {
             let e = esc(s);
-            assert!(!e.contains(':') && !e.contains('{') && !e.contains('}'), "{s} -> {e}");
+            assert!(
+                !e.contains(':') && !e.contains('{') && !e.contains('}'),
+                "{s} -> {e}"
+            );
         }
         assert_ne!(esc("%3A"), esc(":"));
         assert_eq!(esc("plain"), "plain");

@@ -110,7 +110,10 @@ pub trait Backend: Clone + Send + Sync + 'static {
 #[allow(missing_docs)] // each method is documented on RecordStore
 pub trait RecordBackend: Backend {
     fn save<T: Keyed>(&self, entity: &T) -> impl Future<Output = Result<()>> + Send;
-    fn save_all<T: Keyed>(&self, entities: &[T]) -> impl Future<Output = Result<BatchReport>> + Send;
+    fn save_all<T: Keyed>(
+        &self,
+        entities: &[T],
+    ) -> impl Future<Output = Result<BatchReport>> + Send;
     fn get<T: Keyed>(&self, key: &T::Key) -> impl Future<Output = Result<Option<T>>> + Send;
     fn get_many<T: Keyed>(
         &self,

@@ -147,11 +147,7 @@ impl Error {
     }
 
     /// A transient or permanent error from a backend's driver.
-    pub fn backend(
-        backend: &'static str,
-        transient: bool,
-        source: impl Into<BoxError>,
-    ) -> Self {
+    pub fn backend(backend: &'static str, transient: bool, source: impl Into<BoxError>) -> Self {
         Error::Backend {
             backend,
             transient,
@@ -220,7 +216,9 @@ pub fn redact_url(url: &str) -> String {
                 out.push('&');
             }
             match pair.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("pass") => {
+                Some((k, _))
+                    if k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("pass") =>
+                {
                     out.push_str(k);
                     out.push_str("=***");
                 }
@@ -249,7 +247,10 @@ mod tests {
             redact_url("postgres://u@h/db?sslmode=disable&password=hunter2"),
             "postgres://u@h/db?sslmode=disable&password=***"
         );
-        assert_eq!(redact_url("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact_url("redis://127.0.0.1:6379"),
+            "redis://127.0.0.1:6379"
+        );
         assert_eq!(redact_url("http::addr=x:9000;"), "http::addr=x:9000;");
     }
 

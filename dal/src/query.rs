@@ -217,7 +217,6 @@ impl Condition {
     }
 }
 
-
 /// A conjunction of conditions on entity `T` (empty: every row).
 #[derive(Debug, Clone)]
 pub struct Filter<T> {
@@ -449,7 +448,10 @@ impl<T> MetricQuery<T> {
             ));
         }
         if self.end < self.start {
-            return Err(Error::invalid(f.entity, "metric window ends before it starts"));
+            return Err(Error::invalid(
+                f.entity,
+                "metric window ends before it starts",
+            ));
         }
         Ok(())
     }
@@ -566,7 +568,10 @@ pub fn check_quantile(entity: &'static str, p: f64) -> Result<()> {
     if (0.0..=1.0).contains(&p) {
         Ok(())
     } else {
-        Err(Error::invalid(entity, format_args!("quantile {p} is outside 0.0..=1.0")))
+        Err(Error::invalid(
+            entity,
+            format_args!("quantile {p} is outside 0.0..=1.0"),
+        ))
     }
 }
 
@@ -589,7 +594,12 @@ mod tests {
         let b = bucket_start("E", ts, Duration::from_secs(60)).unwrap();
         assert_eq!(b.timestamp(), 3_660);
         let neg = DateTime::from_timestamp(-1, 0).unwrap();
-        assert_eq!(bucket_start("E", neg, Duration::from_secs(60)).unwrap().timestamp(), -60);
+        assert_eq!(
+            bucket_start("E", neg, Duration::from_secs(60))
+                .unwrap()
+                .timestamp(),
+            -60
+        );
         assert!(bucket_start("E", ts, Duration::ZERO).is_err());
     }
 }

@@ -10,9 +10,7 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use crate::backend::{
-    Backend, CacheBackend, MetricsBackend, RecordBackend, TimeSeriesBackend,
-};
+use crate::backend::{Backend, CacheBackend, MetricsBackend, RecordBackend, TimeSeriesBackend};
 use crate::entity::{Entity, Keyed, TimeSeries};
 use crate::error::Result;
 use crate::query::{
@@ -62,7 +60,12 @@ impl<T: Entity, B: fmt::Debug> fmt::Debug for Repository<T, B> {
 
 macro_rules! span {
     ($b:ty, $t:ty, $op:literal) => {
-        tracing::debug_span!("dal", backend = <$b>::NAME, entity = <$t>::META.name, op = $op)
+        tracing::debug_span!(
+            "dal",
+            backend = <$b>::NAME,
+            entity = <$t>::META.name,
+            op = $op
+        )
     };
     ($b:ty, $t:ty, $op:literal, $rows:expr) => {
         tracing::debug_span!(
@@ -77,7 +80,10 @@ macro_rules! span {
 
 impl<T: Keyed, B: RecordBackend> RecordStore<T> for Repository<T, B> {
     async fn save(&self, entity: &T) -> Result<()> {
-        self.backend.save(entity).instrument(span!(B, T, "save")).await
+        self.backend
+            .save(entity)
+            .instrument(span!(B, T, "save"))
+            .await
     }
     async fn save_all(&self, entities: &[T]) -> Result<BatchReport> {
         self.backend
@@ -86,7 +92,10 @@ impl<T: Keyed, B: RecordBackend> RecordStore<T> for Repository<T, B> {
             .await
     }
     async fn get(&self, key: &T::Key) -> Result<Option<T>> {
-        self.backend.get::<T>(key).instrument(span!(B, T, "get")).await
+        self.backend
+            .get::<T>(key)
+            .instrument(span!(B, T, "get"))
+            .await
     }
     async fn get_many(&self, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
         self.backend
@@ -96,16 +105,25 @@ impl<T: Keyed, B: RecordBackend> RecordStore<T> for Repository<T, B> {
     }
     async fn list(&self, query: &ListQuery<T>) -> Result<Page<T>> {
         query.validate(T::META.name)?;
-        self.backend.list(query).instrument(span!(B, T, "list")).await
+        self.backend
+            .list(query)
+            .instrument(span!(B, T, "list"))
+            .await
     }
     async fn delete(&self, key: &T::Key) -> Result<bool> {
-        self.backend.delete::<T>(key).instrument(span!(B, T, "delete")).await
+        self.backend
+            .delete::<T>(key)
+            .instrument(span!(B, T, "delete"))
+            .await
     }
 }
 
 impl<T: TimeSeries, B: TimeSeriesBackend> TimeSeriesStore<T> for Repository<T, B> {
     async fn append(&self, row: &T) -> Result<()> {
-        self.backend.append(row).instrument(span!(B, T, "append")).await
+        self.backend
+            .append(row)
+            .instrument(span!(B, T, "append"))
+            .await
     }
     async fn append_all(&self, rows: &[T]) -> Result<BatchReport> {
         self.backend
@@ -114,9 +132,16 @@ impl<T: TimeSeries, B: TimeSeriesBackend> TimeSeriesStore<T> for Repository<T, B
             .await
     }
     async fn range(&self, query: &RangeQuery<T>) -> Result<Vec<T>> {
-        self.backend.range(query).instrument(span!(B, T, "range")).await
+        self.backend
+            .range(query)
+            .instrument(span!(B, T, "range"))
+            .await
     }
-    async fn latest(&self, by: impl Into<AnyColumn<T>> + Send, filter: &Filter<T>) -> Result<Vec<T>> {
+    async fn latest(
+        &self,
+        by: impl Into<AnyColumn<T>> + Send,
+        filter: &Filter<T>,
+    ) -> Result<Vec<T>> {
         let by = by.into();
         self.backend
             .latest(by, filter)
@@ -139,7 +164,10 @@ impl<T: TimeSeries, B: MetricsBackend> MetricsStore<T> for Repository<T, B> {
     }
     async fn summary(&self, query: &MetricQuery<T>) -> Result<Summary> {
         query.validate()?;
-        self.backend.summary(query).instrument(span!(B, T, "summary")).await
+        self.backend
+            .summary(query)
+            .instrument(span!(B, T, "summary"))
+            .await
     }
     async fn downsample(
         &self,
@@ -169,7 +197,10 @@ fn check_ttl<T: Entity>(ttl: Option<Duration>) -> Result<()> {
 impl<T: Keyed, B: CacheBackend> CacheStore<T> for Repository<T, B> {
     async fn put(&self, entity: &T) -> Result<()> {
         let ttl = T::META.default_ttl;
-        self.backend.put(entity, ttl).instrument(span!(B, T, "put")).await
+        self.backend
+            .put(entity, ttl)
+            .instrument(span!(B, T, "put"))
+            .await
     }
     async fn put_with_ttl(&self, entity: &T, ttl: Duration) -> Result<()> {
         check_ttl::<T>(Some(ttl))?;
@@ -186,7 +217,10 @@ impl<T: Keyed, B: CacheBackend> CacheStore<T> for Repository<T, B> {
             .await
     }
     async fn lookup(&self, key: &T::Key) -> Result<Option<T>> {
-        self.backend.lookup::<T>(key).instrument(span!(B, T, "lookup")).await
+        self.backend
+            .lookup::<T>(key)
+            .instrument(span!(B, T, "lookup"))
+            .await
     }
     async fn lookup_many(&self, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
         self.backend

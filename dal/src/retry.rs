@@ -47,7 +47,9 @@ impl RetryPolicy {
 
     /// The backoff before attempt `attempt + 1` (attempt counts from 1), before jitter.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.initial_backoff
             .saturating_mul(factor)
             .min(self.max_backoff)

@@ -95,7 +95,11 @@ pub trait TimeSeriesStore<T: TimeSeries>: Send + Sync {
 )]
 pub trait MetricsStore<T: TimeSeries>: Send + Sync {
     /// The `p` quantile (0.0..=1.0) of the window; `None` when it holds no value.
-    fn quantile(&self, query: &MetricQuery<T>, p: f64) -> impl Future<Output = Result<Option<f64>>> + Send;
+    fn quantile(
+        &self,
+        query: &MetricQuery<T>,
+        p: f64,
+    ) -> impl Future<Output = Result<Option<f64>>> + Send;
     /// count/min/max/mean/sum of the window.
     fn summary(&self, query: &MetricQuery<T>) -> impl Future<Output = Result<Summary>> + Send;
     /// The window cut into buckets of `width`, one aggregate per non-empty bucket.

@@ -95,8 +95,9 @@ pub trait FieldValue: Sized {
     /// # Errors
     /// As [`FieldValue::decode_nullable`], and [`Error::Codec`] on NULL.
     fn decode<D: FieldDecoder + ?Sized>(field: &'static FieldMeta, d: &mut D) -> Result<Self> {
-        Self::decode_nullable(field, d)?
-            .ok_or_else(|| Error::codec(field, "stored value is NULL but the field is not an Option"))
+        Self::decode_nullable(field, d)?.ok_or_else(|| {
+            Error::codec(field, "stored value is NULL but the field is not an Option")
+        })
     }
 
     /// The owned, dynamically typed form of this value.
@@ -298,7 +299,11 @@ impl Value {
     ///
     /// # Errors
     /// As the visitor's.
-    pub fn encode<V: FieldVisitor + ?Sized>(&self, field: &'static FieldMeta, v: &mut V) -> Result<()> {
+    pub fn encode<V: FieldVisitor + ?Sized>(
+        &self,
+        field: &'static FieldMeta,
+        v: &mut V,
+    ) -> Result<()> {
         match self {
             Value::Null => v.null(field),
             Value::Bool(x) => v.bool(field, *x),
@@ -466,7 +471,13 @@ macro_rules! int_decode {
                 other => return Err(mismatch(field, stringify!($ty), other)),
             };
             <$ty>::try_from(wide).map(Some).map_err(|_| {
-                Error::codec(field, format_args!("stored value {wide} is out of range for {}", stringify!($ty)))
+                Error::codec(
+                    field,
+                    format_args!(
+                        "stored value {wide} is out of range for {}",
+                        stringify!($ty)
+                    ),
+                )
             })
         }
     };
@@ -585,7 +596,10 @@ pub mod json {
     ) -> Result<T> {
         match decode_opt(field, d)? {
             Some(v) => Ok(v),
-            None => Err(Error::codec(field, "stored value is NULL but the field is not an Option")),
+            None => Err(Error::codec(
+                field,
+                "stored value is NULL but the field is not an Option",
+            )),
         }
     }
 
@@ -627,7 +641,7 @@ pub fn decode_text_enum<T: TextEnum, D: FieldDecoder + ?Sized>(
     match d.string(field)? {
         None => Ok(None),
         Some(text) => T::from_text(&text).map(Some).ok_or_else(|| {
-                        Error::codec(
+            Error::codec(
                 field,
                 format_args!("{text:?} is not one of {}", T::VARIANTS.join(", ")),
             )

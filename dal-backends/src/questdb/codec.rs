@@ -202,6 +202,8 @@ struct IlpRow<'b, const PASS: Pass> {
     buf: &'b mut Buffer,
     /// In a HOLD walk, the index of the last symbol field: columns before it are held back.
     last_symbol: usize,
+    /// In a HOLD walk, whether the last symbol is still to come.
+    holding: bool,
     held: [Option<(&'static FieldMeta, Held)>; MAX_HELD],
     held_len: usize,
     ts: Option<i64>,
@@ -213,6 +215,7 @@ impl<'b, const PASS: Pass> IlpRow<'b, PASS> {
         IlpRow {
             buf,
             last_symbol,
+            holding: PASS == HOLD,
             held: [None; MAX_HELD],
             held_len: 0,
             ts: None,
@@ -225,17 +228,17 @@ impl<'b, const PASS: Pass> IlpRow<'b, PASS> {
     }
 
     #[inline(always)]
-    fn column_now(&self, field: &FieldMeta) -> Now {
+    fn column_now(&self) -> Now {
         match PASS {
             SYMBOLS => Now::Skip,
-            HOLD if field.index < self.last_symbol => Now::Hold,
+            HOLD if self.holding => Now::Hold,
             _ => Now::Write,
         }
     }
 
     #[inline(always)]
     fn scalar(&mut self, field: &'static FieldMeta, v: Held) -> Result<()> {
-        match self.column_now(field) {
+        match self.column_now() {
             Now::Skip => Ok(()),
             Now::Write => self.write(field, v),
             Now::Hold => {
@@ -300,7 +303,8 @@ impl<const PASS: Pass> FieldVisitor for IlpRow<'_, PASS> {
     fn null(&mut self, field: &'static FieldMeta) -> Result<()> {
         // None omits the column: QuestDB stores NULL for a column missing from a row. An
         // omitted symbol still counts, so held columns are written after the last one.
-        if PASS == HOLD && field.index == self.last_symbol {
+        if PASS == HOLD && self.holding && field.index == self.last_symbol {
+            self.holding = false;
             self.write_held()?;
         }
         Ok(())
@@ -347,12 +351,13 @@ impl<const PASS: Pass> FieldVisitor for IlpRow<'_, PASS> {
         if !now {
             return Ok(());
         }
-        check_text(field, v)?;
+        check_text(field, v, symbol)?;
         if symbol {
             self.buf
                 .symbol(Self::name(field), v)
                 .map_err(|e| error::ilp_field(field, e))?;
-            if PASS == HOLD && field.index == self.last_symbol {
+            if PASS == HOLD && self.holding && field.index == self.last_symbol {
+                self.holding = false;
                 self.write_held()?;
             }
         } else {
@@ -387,10 +392,10 @@ impl<const PASS: Pass> FieldVisitor for IlpRow<'_, PASS> {
 
     #[inline(always)]
     fn json(&mut self, field: &'static FieldMeta, json: &str) -> Result<()> {
-        if matches!(self.column_now(field), Now::Skip) {
+        if matches!(self.column_now(), Now::Skip) {
             return Ok(());
         }
-        check_text(field, json)?;
+        check_text(field, json, false)?;
         self.buf
             .column_str(Self::name(field), json)
             .map_err(|e| error::ilp_field(field, e))?;
@@ -405,17 +410,18 @@ impl<const PASS: Pass> FieldVisitor for IlpRow<'_, PASS> {
     }
 }
 
-/// Text checks every backend makes: `max_len`, and no NUL (QuestDB's ILP parser refuses it in a
-/// symbol and would reject the whole batch, so it is refused here, row by row, for every text).
+/// Checks text before it is written: `max_len` (as every backend does), and for a symbol, no NUL:
+/// QuestDB's ILP parser refuses a NUL in a symbol and would reject the whole batch, so such a row
+/// is refused here, alone. Strings (VARCHAR) store and return NUL, so they are not scanned.
 #[inline(always)]
-fn check_text(field: &'static FieldMeta, v: &str) -> Result<()> {
+fn check_text(field: &'static FieldMeta, v: &str, symbol: bool) -> Result<()> {
     if field.max_len.is_some() {
         field.check_max_len(v)?;
     }
-    if has_nul(v.as_bytes()) {
+    if symbol && has_nul(v.as_bytes()) {
         return Err(Error::invalid_field(
             field,
-            "text contains a NUL character, which QuestDB cannot store",
+            "a symbol cannot contain a NUL character in QuestDB",
         ));
     }
     Ok(())

@@ -25,7 +25,8 @@
 //! # Semantics that differ from other backends
 //! - NULL: QuestDB stores NaN (and ±infinity) in a DOUBLE as NULL, and uses `i32::MIN`/`i64::MIN`
 //!   as the NULL of INT/LONG, so those values read back as NULL (`nan_and_infinity` is false).
-//! - Text may not contain NUL. Timestamps keep microseconds and cannot precede 1970.
+//! - A symbol may not contain NUL (QuestDB's ILP parser refuses it; the row is refused at
+//!   `append`); strings may. Timestamps keep microseconds and cannot precede 1970.
 //! - Quantiles are exact (`percentile_cont` over the sorted window, fetched with `LIMIT`), not
 //!   QuestDB's `approx_percentile`, which rejects negative values and is approximate.
 //! - Records: QuestDB has no primary keys, deletes or cheap point reads, so this backend does not
@@ -216,14 +217,16 @@ impl QuestDb {
     /// A client configuration or URL that does not parse, or an invalid namespace.
     /// Panics outside a Tokio runtime (the writer task is spawned here).
     pub fn connect(options: QuestDbOptions) -> Result<QuestDb> {
-        if let Some(ns) = &options.namespace {
-            if !valid_namespace(ns) {
-                return Err(Error::backend(
-                    NAME,
-                    false,
-                    format!("namespace {ns:?} must be 1..=64 ASCII letters, digits or '_'"),
-                ));
-            }
+        if let Some(ns) = options
+            .namespace
+            .as_deref()
+            .filter(|ns| !valid_namespace(ns))
+        {
+            return Err(Error::backend(
+                NAME,
+                false,
+                format!("namespace {ns:?} must be 1..=64 ASCII letters, digits or '_'"),
+            ));
         }
         let conf = ClientConf::parse(&options.client_conf)?;
         let http = conf.is_http();

@@ -254,6 +254,7 @@ impl Backend for QuestDb {
         c.quantiles = QuantileAccuracy::Exact;
         // DOUBLE stores NaN and infinities as NULL.
         c.nan_and_infinity = false;
+        // Strings store NUL, but symbols cannot.
         c.nul_in_text = false;
         // Rows become visible when the WAL is applied, after `flush`.
         c.read_your_writes = false;

@@ -9,6 +9,7 @@
 //! Run: `cargo run --release -p dal-bench -- [--json FILE] [--filter TEXT]`
 
 mod harness;
+mod ilp;
 mod redis;
 mod memory;
 
@@ -22,6 +23,7 @@ async fn main() {
 }
 
 async fn run_all(h: &mut Harness) {
+    ilp::run(h).await;
     memory::run(h).await;
     redis::run(h).await;
 }

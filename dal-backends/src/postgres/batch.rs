@@ -89,6 +89,8 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
     // Inside a transaction a failed statement would abort it: give the batch a savepoint.
     let wrap = !s.pooled();
 
+    // Set when COPY already showed the server rejects a row: go straight to bisection.
+    let mut rejected = false;
     if copy {
         let all: Vec<usize> = (0..rows.len()).collect();
         let attempt = if wrap {
@@ -109,7 +111,7 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
                 // Existing keys: this entity's upserts update rows, COPY cannot.
                 state.upserts_conflict.store(true, Ordering::Relaxed);
             }
-            Err(e) if error::failure(&e) == Failure::Row => {}
+            Err(e) if error::failure(&e) == Failure::Row => rejected = true,
             Err(e) => return Err(s.pg().fail(Some(meta), e)),
         }
     }
@@ -120,6 +122,11 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
     }
     let chunks: Vec<&[usize]> = checked.rows.chunks(UNNEST_CHUNK_ROWS).collect();
     let statement = unnest_statement(s, meta, mode);
+    if rejected {
+        let mut failed = checked.failed;
+        bisect(s, &mut conn, &statement, rows, &checked.rows, &mut failed).await?;
+        return Ok(report(rows.len(), failed));
+    }
     let attempt = if wrap || chunks.len() > 1 {
         let mut unit = conn.begin().await.map_err(|e| s.pg().fail(Some(meta), e))?;
         let r = unnest_chunks(&mut unit, &statement, rows, &chunks, encoded.take()).await;

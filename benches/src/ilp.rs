@@ -190,7 +190,10 @@ async fn ingest_pair(h: &mut Harness) {
         return;
     }
     let Some(options) = QuestDbOptions::from_env() else {
-        h.skip("ilp_ingest", "set QDB_CLIENT_CONF and QDB_PG_URL to measure against QuestDB");
+        h.skip(
+            "ilp_ingest",
+            "set QDB_CLIENT_CONF and QDB_PG_URL to measure against QuestDB",
+        );
         return;
     };
     let conf = options.client_conf.clone();
@@ -249,15 +252,21 @@ async fn ingest_pair(h: &mut Harness) {
             }
         },
         || {
-            let (sender, clock, bytes, rows_done) =
-                (sender.clone(), clock.clone(), raw_bytes.clone(), raw_rows.clone());
+            let (sender, clock, bytes, rows_done) = (
+                sender.clone(),
+                clock.clone(),
+                raw_bytes.clone(),
+                raw_rows.clone(),
+            );
             let (db, wait_sql) = (db.clone(), wait_sql.clone());
             async move {
                 let base = clock.fetch_add(INGEST_ROWS as i64 * 10, Ordering::Relaxed);
                 let sent = tokio::task::spawn_blocking(move || {
                     let names = Names::new(raw_table);
                     let mut guard = sender.lock().unwrap_or_else(|p| p.into_inner());
-                    let Some(sender) = guard.as_mut() else { return 0 };
+                    let Some(sender) = guard.as_mut() else {
+                        return 0;
+                    };
                     let mut buf = sender.new_buffer();
                     let mut sent = 0u64;
                     for i in 0..INGEST_ROWS as i64 {
@@ -301,7 +310,9 @@ async fn ingest_pair(h: &mut Harness) {
         raw_bytes.load(Ordering::Relaxed) as f64 / r_rows as f64
     );
     let _ = db.drop_table::<Trade>().await;
-    let _ = db.execute(&format!("DROP TABLE IF EXISTS \"{raw_table}\"")).await;
+    let _ = db
+        .execute(&format!("DROP TABLE IF EXISTS \"{raw_table}\""))
+        .await;
 }
 
 fn with_semicolon(conf: &str) -> String {

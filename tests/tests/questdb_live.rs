@@ -241,6 +241,91 @@ async fn ranges_filters_order_and_limit() {
 }
 
 #[tokio::test]
+async fn filters_on_every_column_type() {
+    let Some(db) = connect("qdb_filters") else {
+        return;
+    };
+    let repo: Repository<AllKinds, _> = Repository::new(db.clone());
+    let rows: Vec<_> = (0..6)
+        .map(|i| AllKinds {
+            maybe: (i % 3 != 2).then_some(i % 2 == 0),
+            small: Some(i as i16 - 3),
+            ratio32: Some(i as f32 / 2.0),
+            uid: Some(Uuid::from_u128(i as u128)),
+            at: Some(at(T0 + i * 10)),
+            amount: Some(Decimal::new(i * 125, 2)),
+            note: Some(format!("n{i}")),
+            meta: Some(BTreeMap::from([("i".to_owned(), i)])),
+            ..bare(i, T0 + i, "V")
+        })
+        .collect();
+    repo.append_all(&rows).await.expect("append_all");
+    repo.flush().await.expect("flush");
+    let all = || RangeQuery::new(at(T0), at(T0 + 100));
+    let ids = |v: Vec<AllKinds>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let q = |f| all().filter(f);
+    assert_eq!(
+        ids(repo
+            .range(&q(AllKinds::UID.eq(Some(Uuid::from_u128(4)))))
+            .await
+            .expect("uuid")),
+        [4]
+    );
+    assert_eq!(
+        ids(repo
+            .range(&q(AllKinds::AMOUNT.ge(Some(Decimal::new(375, 2)))))
+            .await
+            .expect("decimal")),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        ids(repo
+            .range(&q(AllKinds::AT.lt(Some(at(T0 + 20)))))
+            .await
+            .expect("timestamp")),
+        [0, 1]
+    );
+    assert_eq!(
+        ids(repo
+            .range(&q(AllKinds::MAYBE.eq(Some(true))))
+            .await
+            .expect("nullable bool")),
+        [0, 4]
+    );
+    assert_eq!(
+        ids(repo
+            .range(&q(AllKinds::MAYBE.is_null()))
+            .await
+            .expect("bool is null")),
+        [2, 5]
+    );
+    assert_eq!(
+        ids(repo
+            .range(&q(AllKinds::SMALL.gt(Some(0))))
+            .await
+            .expect("i16")),
+        [4, 5]
+    );
+    assert_eq!(
+        ids(repo
+            .range(&q(AllKinds::RATIO32.le(Some(1.0))))
+            .await
+            .expect("f32")),
+        [0, 1, 2]
+    );
+    assert_eq!(
+        ids(repo
+            .range(&q(
+                AllKinds::NOTE.is_in(["n1".to_owned(), "n3".to_owned()].map(Some))
+            ))
+            .await
+            .expect("text in")),
+        [1, 3]
+    );
+    db.drop_table::<AllKinds>().await.expect("drop");
+}
+
+#[tokio::test]
 async fn latest_per_symbol_respects_the_filter() {
     let Some(db) = connect("qdb_latest") else {
         return;

@@ -21,6 +21,8 @@
 //! acknowledged. [`dal::TimeSeriesBackend::flush`] flushes the writer and then runs
 //! `SELECT wait_wal_table('<table>')` for every table written since the previous flush, so reads
 //! after `flush` see every earlier append ([`dal::Capabilities::read_your_writes`] is false).
+//! This holds for ILP over HTTP, where QuestDB acknowledges a request once it is committed; over
+//! TCP nothing is acknowledged and rows become visible when the server commits them.
 //!
 //! # Semantics that differ from other backends
 //! - NULL: QuestDB stores NaN (and ±infinity) in a DOUBLE as NULL, and uses `i32::MIN`/`i64::MIN`
@@ -184,7 +186,6 @@ struct Inner {
     namespace: Option<Box<str>>,
     create_tables: bool,
     apply_timeout: Duration,
-    http: bool,
     /// Per table: created/checked, and written since the last `flush` (must be waited for).
     tables: Mutex<HashMap<Box<str>, TableState>>,
     options: QuestDbOptions,
@@ -229,7 +230,6 @@ impl QuestDb {
             ));
         }
         let conf = ClientConf::parse(&options.client_conf)?;
-        let http = conf.is_http();
         let writer = BatchWriter::start_with(conf, options.writer.clone());
         let connect = PgConnectOptions::from_str(&options.pg_url).map_err(|e| {
             Error::backend(
@@ -252,7 +252,6 @@ impl QuestDb {
                 namespace: options.namespace.clone().map(String::into_boxed_str),
                 create_tables: options.create_tables,
                 apply_timeout: options.apply_timeout,
-                http,
                 tables: Mutex::new(HashMap::new()),
                 options,
             }),
@@ -341,33 +340,36 @@ impl QuestDb {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Creates and checks `T`'s table once per handle (when `create_tables` is on).
-    pub(crate) async fn ensure_table<T: Entity>(&self, table: &str) -> Result<()> {
-        if !self.inner.create_tables {
-            return Ok(());
-        }
-        if self.lock_tables().get(table).is_some_and(|s| s.ready) {
-            return Ok(());
-        }
-        self.create_table::<T>().await
-    }
-
-    /// Records that `table` has unflushed writes.
-    pub(crate) fn mark_dirty(&self, meta: &'static EntityMeta, table: &str) {
-        let mut tables = self.lock_tables();
-        match tables.get_mut(table) {
-            Some(s) => s.dirty = true,
-            None => {
-                tables.insert(
-                    table.into(),
-                    TableState {
-                        ready: false,
-                        wal: ddl::is_wal(meta),
-                        dirty: true,
-                    },
-                );
+    /// Creates and checks `T`'s table once per handle (when `create_tables` is on); with
+    /// `dirty`, marks it as written since the last `flush`. One lock on the fast path.
+    pub(crate) async fn ensure_table<T: Entity>(&self, table: &str, dirty: bool) -> Result<()> {
+        {
+            let mut tables = self.lock_tables();
+            match tables.get_mut(table) {
+                Some(s) if s.ready || !self.inner.create_tables => {
+                    s.dirty |= dirty;
+                    return Ok(());
+                }
+                Some(_) => {}
+                None if !self.inner.create_tables => {
+                    tables.insert(
+                        table.into(),
+                        TableState {
+                            ready: true,
+                            wal: ddl::is_wal(T::META),
+                            dirty,
+                        },
+                    );
+                    return Ok(());
+                }
+                None => {}
             }
         }
+        self.create_table::<T>().await?;
+        if dirty {
+            self.redirty(table);
+        }
+        Ok(())
     }
 
     /// WAL tables written since the last call, now marked clean.
@@ -392,10 +394,6 @@ impl QuestDb {
 
     pub(crate) fn apply_timeout(&self) -> Duration {
         self.inner.apply_timeout
-    }
-
-    pub(crate) fn is_http(&self) -> bool {
-        self.inner.http
     }
 }
 

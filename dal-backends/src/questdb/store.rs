@@ -229,9 +229,11 @@ fn not_null_f64(row: &PgRow, i: usize) -> Result<Option<f64>> {
 }
 
 impl QuestDb {
-    async fn prepare<T: Entity>(&self) -> Result<String> {
-        let table = self.table_name(T::META).into_owned();
-        self.ensure_table::<T>(&table).await?;
+    /// `T`'s table, created and checked on first use, and marked as written when `write` (so
+    /// the next `flush` waits for it; marking before the write is harmless).
+    async fn prepare<T: Entity>(&self, write: bool) -> Result<std::borrow::Cow<'static, str>> {
+        let table = self.table_name(T::META);
+        self.ensure_table::<T>(&table, write).await?;
         Ok(table)
     }
 
@@ -286,29 +288,23 @@ impl Backend for QuestDb {
 
 impl TimeSeriesBackend for QuestDb {
     async fn append<T: TimeSeries>(&self, row: &T) -> Result<()> {
-        let table = self.prepare::<T>().await?;
-        self.writer().append(&table, row).await?;
-        self.mark_dirty(T::META, &table);
-        Ok(())
+        let table = self.prepare::<T>(true).await?;
+        self.writer().append(&table, row).await
     }
 
     async fn append_all<T: TimeSeries>(&self, rows: &[T]) -> Result<BatchReport> {
         if rows.is_empty() {
             return Ok(BatchReport::default());
         }
-        let table = self.prepare::<T>().await?;
-        let report = self.writer().append_all(&table, rows).await?;
-        if report.written > 0 {
-            self.mark_dirty(T::META, &table);
-        }
-        Ok(report)
+        let table = self.prepare::<T>(true).await?;
+        self.writer().append_all(&table, rows).await
     }
 
     async fn range<T: TimeSeries>(&self, query: &RangeQuery<T>) -> Result<Vec<T>> {
         if query.limit == Some(0) || query.end <= query.start {
             return Ok(Vec::new());
         }
-        let table = self.prepare::<T>().await?;
+        let table = self.prepare::<T>(false).await?;
         let ts = ts_field::<T>()?;
         let mut sql = Sql::select(T::META, &table);
         sql.window(ts, query.start, query.end);
@@ -326,7 +322,7 @@ impl TimeSeriesBackend for QuestDb {
     }
 
     async fn latest<T: TimeSeries>(&self, by: AnyColumn<T>, filter: &Filter<T>) -> Result<Vec<T>> {
-        let table = self.prepare::<T>().await?;
+        let table = self.prepare::<T>(false).await?;
         let ts = ts_field::<T>()?;
         let by = by.field();
         let mut sql = Sql::select(T::META, &table);
@@ -376,11 +372,6 @@ impl TimeSeriesBackend for QuestDb {
                 return Err(e);
             }
         }
-        if !self.is_http() {
-            // Over TCP an accepted write is not yet committed; there is nothing to wait on but
-            // QuestDB's commit lag.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
         Ok(())
     }
 }
@@ -391,7 +382,7 @@ impl MetricsBackend for QuestDb {
         if query.end <= query.start {
             return Ok(None);
         }
-        let table = self.prepare::<T>().await?;
+        let table = self.prepare::<T>(false).await?;
         let value = query.value.field();
 
         let mut count = Sql::new();
@@ -442,7 +433,7 @@ impl MetricsBackend for QuestDb {
         if query.end <= query.start {
             return Ok(Summary::default());
         }
-        let table = self.prepare::<T>().await?;
+        let table = self.prepare::<T>(false).await?;
         let v = query.value.field().column;
         let mut sql = Sql::new();
         sql.push("SELECT count(").ident(v);
@@ -489,7 +480,7 @@ impl MetricsBackend for QuestDb {
         if query.end <= query.start {
             return Ok(Vec::new());
         }
-        let table = self.prepare::<T>().await?;
+        let table = self.prepare::<T>(false).await?;
         let ts = ts_field::<T>()?;
         let v = query.value.field().column;
         let mut sql = Sql::new();

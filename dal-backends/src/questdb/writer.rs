@@ -215,7 +215,6 @@ impl ClientConf {
     /// starts while the server is down (negotiating the version needs the server), and
     /// `retry_timeout=0`, so failed requests come back to the writer's own retry loop at once.
     pub(crate) fn parse(conf: &str) -> Result<ClientConf> {
-        SenderBuilder::from_conf(conf).map_err(error::config)?;
         let scheme = conf.split("::").next().unwrap_or("").trim();
         let http = matches!(scheme, "http" | "https");
         let mut full = conf.trim().to_owned();
@@ -644,10 +643,9 @@ async fn deliver(
                 shared
                     .progress
                     .send_modify(|p| p.failing = Some(why.clone()));
-                if conf.is_http() && e.code() == questdb::ErrorCode::SocketError {
-                    // ureq reconnects by itself; a fresh sender only matters for TCP.
-                } else {
-                    *sender = sender.take().filter(|_| conf.is_http());
+                if !conf.is_http() {
+                    // A TCP connection that failed is unusable; HTTP (ureq) reconnects by itself.
+                    *sender = None;
                 }
                 if shared.lock().closing {
                     let limit = *deadline

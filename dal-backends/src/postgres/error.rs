@@ -63,6 +63,19 @@ fn is_connection_state(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
+/// Whether a statement failed because the connection's prepared statement no longer fits the
+/// schema (a column changed type under it, or the statement is gone): clearing the
+/// connection's statement cache and running it again succeeds.
+pub(crate) fn is_stale_plan(e: &sqlx::Error) -> bool {
+    match sqlstate(e) {
+        // feature_not_supported: "cached plan must not change result type"
+        Some("0A000") => e.to_string().contains("cached plan"),
+        // invalid_sql_statement_name: the prepared statement does not exist
+        Some("26000") => true,
+        _ => false,
+    }
+}
+
 /// Maps an error that is not about one entity (health check, DDL, migrations, transactions).
 pub(crate) fn map(e: sqlx::Error) -> Error {
     map_for("*", None, e)

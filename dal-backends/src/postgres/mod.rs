@@ -416,6 +416,25 @@ impl Postgres {
         self.inner.pool.acquire().await.map_err(|e| self.fail(None, e))
     }
 
+    /// Passes a statement's result through, mapping its error like [`Postgres::fail`]; after a
+    /// schema change made the connection's prepared statements stale, it also clears them, so
+    /// the (transient) error is followed by success on the next attempt.
+    pub(crate) async fn checked<R>(
+        &self,
+        conn: &mut PgConnection,
+        meta: Option<&'static EntityMeta>,
+        r: sqlx::Result<R>,
+    ) -> Result<R> {
+        match r {
+            Ok(v) => Ok(v),
+            Err(e) if error::is_stale_plan(&e) => {
+                let _ = conn.clear_cached_statements().await;
+                Err(Error::backend(error::NAME, true, e))
+            }
+            Err(e) => Err(self.fail(meta, e)),
+        }
+    }
+
     /// Maps an error, remembering connection failures so older connections get checked.
     pub(crate) fn fail(&self, meta: Option<&'static EntityMeta>, e: sqlx::Error) -> Error {
         if error::failure(&e) == error::Failure::Connection {

@@ -78,29 +78,44 @@ impl Session for Postgres {
     }
 }
 
-/// Whether `e` says the connection died, so the same operation may succeed on another one.
+/// Whether `e` says the connection died, so the same operation may succeed on another one
+/// (or its prepared statements went stale after a schema change).
 fn is_stale(e: &Error) -> bool {
     match e {
-        Error::Unavailable { source, .. } => source
+        Error::Unavailable { source, .. } | Error::Backend { source, transient: true, .. } => source
             .downcast_ref::<sqlx::Error>()
-            .is_some_and(|e| error::failure(e) == Failure::Connection),
+            .is_some_and(|e| error::failure(e) == Failure::Connection || error::is_stale_plan(e)),
         _ => false,
     }
 }
 
-/// Runs an idempotent operation, once more on a fresh connection if the first one was dead.
+/// Runs an idempotent operation again when it failed because its connection died (once: the
+/// pool then hands out a checked connection) or because a schema change made the connection's
+/// prepared statements stale (until every pooled connection has cleared its cache).
 pub(crate) async fn retry_stale<S, R, F, Fut>(s: &S, op: F) -> Result<R>
 where
     S: Session,
     F: Fn() -> Fut,
     Fut: Future<Output = Result<R>>,
 {
-    match op().await {
-        Err(e) if s.pooled() && is_stale(&e) => {
-            tracing::debug!(error = %e, "postgres connection lost; retrying once on another connection");
-            op().await
+    let mut plan_retries = s.pg().pool().options().get_max_connections();
+    let mut connection_retries = 1;
+    loop {
+        match op().await {
+            Err(e) if s.pooled() && is_stale(&e) => {
+                let left = if matches!(e, Error::Unavailable { .. }) {
+                    &mut connection_retries
+                } else {
+                    &mut plan_retries
+                };
+                if *left == 0 {
+                    return Err(e);
+                }
+                *left -= 1;
+                tracing::debug!(error = %e, "postgres: retrying on another connection");
+            }
+            r => return r,
         }
-        r => r,
     }
 }
 
@@ -116,16 +131,21 @@ async fn fetch_entities<S: Session, T: Entity>(
 ) -> Result<Vec<T>> {
     use futures_util::TryStreamExt as _;
     let mut conn = s.conn().await?;
-    let mut stream = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args).fetch(&mut *conn);
     let mut out = Vec::new();
-    while let Some(row) = stream
-        .try_next()
-        .await
-        .map_err(|e| s.pg().fail(Some(T::META), e))?
-    {
-        out.push(decode::<T>(&row)?);
+    let failed = {
+        let mut stream = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args).fetch(&mut *conn);
+        loop {
+            match stream.try_next().await {
+                Ok(Some(row)) => out.push(decode::<T>(&row)?),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        }
+    };
+    match failed {
+        None => Ok(out),
+        Some(e) => s.pg().checked(&mut conn, Some(T::META), Err(e)).await,
     }
-    Ok(out)
 }
 
 fn bind_key<T: Keyed>(args: &mut PgArguments, key: &T::Key) -> Result<()> {
@@ -182,10 +202,10 @@ pub(crate) async fn save<S: Session, T: Keyed>(s: &S, entity: &T) -> Result<()> 
         let mut args = PgArguments::default();
         entity.encode(&mut Encoder::row(&mut BindSink(&mut args)))?;
         let mut conn = s.conn().await?;
-        sqlx::query_with(meta.pg.upsert, args)
+        let r = sqlx::query_with(meta.pg.upsert, args)
             .execute(&mut *conn)
-            .await
-            .map_err(|e| s.pg().fail(Some(meta), e))?;
+            .await;
+        s.pg().checked(&mut conn, Some(meta), r).await?;
         Ok(())
     })
     .await
@@ -197,10 +217,10 @@ pub(crate) async fn get<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<Opt
         let mut args = PgArguments::default();
         bind_key::<T>(&mut args, key)?;
         let mut conn = s.conn().await?;
-        let row = sqlx::query_with(meta.pg.select_by_key, args)
+        let r = sqlx::query_with(meta.pg.select_by_key, args)
             .fetch_optional(&mut *conn)
-            .await
-            .map_err(|e| s.pg().fail(Some(meta), e))?;
+            .await;
+        let row = s.pg().checked(&mut conn, Some(meta), r).await?;
         row.as_ref().map(decode::<T>).transpose()
     })
     .await
@@ -227,10 +247,10 @@ pub(crate) async fn get_many<S: Session, T: Keyed>(s: &S, keys: &[T::Key]) -> Re
             let mut args = PgArguments::default();
             cols.bind(&mut args).map_err(|e| Error::invalid(meta.name, e))?;
             let mut conn = s.conn().await?;
-            let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
+            let r = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
                 .fetch_all(&mut *conn)
-                .await
-                .map_err(|e| s.pg().fail(Some(meta), e))?;
+                .await;
+            let rows = s.pg().checked(&mut conn, Some(meta), r).await?;
             let mut out: Vec<Option<T>> = (0..keys.len()).map(|_| None).collect();
             let ord_col = meta.fields.len();
             for row in &rows {
@@ -306,10 +326,10 @@ pub(crate) async fn delete<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<
     let mut args = PgArguments::default();
     bind_key::<T>(&mut args, key)?;
     let mut conn = s.conn().await?;
-    let done = sqlx::query_with(meta.pg.delete_by_key, args)
+    let r = sqlx::query_with(meta.pg.delete_by_key, args)
         .execute(&mut *conn)
-        .await
-        .map_err(|e| s.pg().fail(Some(meta), e))?;
+        .await;
+    let done = s.pg().checked(&mut conn, Some(meta), r).await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -322,10 +342,10 @@ pub(crate) async fn append<S: Session, T: TimeSeries>(s: &S, row: &T) -> Result<
         row.encode(&mut Encoder::row(&mut BindSink(&mut args)))?;
         let mut conn = s.conn().await?;
         // `upsert` is the plain insert when there are no ids.
-        sqlx::query_with(meta.pg.upsert, args)
+        let r = sqlx::query_with(meta.pg.upsert, args)
             .execute(&mut *conn)
-            .await
-            .map_err(|e| s.pg().fail(Some(meta), e))?;
+            .await;
+        s.pg().checked(&mut conn, Some(meta), r).await?;
         Ok(())
     };
     if meta.id_fields.is_empty() {
@@ -415,10 +435,10 @@ async fn metric_rows<S: Session, T: TimeSeries>(
         bind_bound(&mut args, ts, &query.end)?;
         bind_conditions(&mut args, conditions)?;
         let mut conn = s.conn().await?;
-        sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
+        let r = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
             .fetch_all(&mut *conn)
-            .await
-            .map_err(|e| s.pg().fail(Some(meta), e))
+            .await;
+        s.pg().checked(&mut conn, Some(meta), r).await
     })
     .await
 }

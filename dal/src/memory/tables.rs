@@ -9,8 +9,8 @@
 
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -48,7 +48,7 @@ impl TableRef {
 /// Keyed records: key codec string -> row.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RecordTable {
-    pub(crate) rows: HashMap<String, Row>,
+    pub(crate) rows: HashMap<String, Row, KeyHash>,
 }
 
 /// A time series: rows sorted by timestamp; equal timestamps stay in append order.
@@ -106,7 +106,7 @@ impl CacheEntry {
 /// an occasional sweep.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CacheTable {
-    pub(crate) entries: HashMap<String, CacheEntry>,
+    pub(crate) entries: HashMap<String, CacheEntry, KeyHash>,
     puts_since_sweep: usize,
 }
 
@@ -262,6 +262,87 @@ impl Hasher for TypeIdHasher {
     }
 }
 
+/// Hashes key codec strings: a word-at-a-time folded-multiply hash (as in foldhash and wyhash)
+/// from a seed drawn once per process. Keys are short ASCII strings; SipHash cost about 400
+/// instructions per `get` and `put`. The random seed keeps collisions from being reproducible
+/// across runs, but this is not a DoS-resistant hash: the memory backend is a test double and an
+/// embedded default, not a store to expose to hostile keys at scale.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyHash {
+    seed: u64,
+}
+
+impl Default for KeyHash {
+    fn default() -> Self {
+        static SEED: OnceLock<u64> = OnceLock::new();
+        let seed =
+            *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u64));
+        KeyHash { seed }
+    }
+}
+
+impl BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(self.seed)
+    }
+}
+
+/// See [`KeyHash`].
+#[derive(Debug)]
+pub(crate) struct KeyHasher(u64);
+
+impl KeyHasher {
+    /// Odd constants with well-spread bits (from foldhash).
+    const K: u64 = 0x243f_6a88_85a3_08d3;
+    const FINAL: u64 = 0x1319_8a2e_0370_7344;
+
+    /// The full 128-bit product folded to 64 bits: every input bit reaches every output bit
+    /// (a plain multiply only carries differences upwards, which clusters keys that differ in
+    /// their last bytes).
+    #[inline]
+    fn fold_mul(a: u64, b: u64) -> u64 {
+        let full = u128::from(a) * u128::from(b);
+        (full as u64) ^ ((full >> 64) as u64)
+    }
+
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = Self::fold_mul(self.0 ^ word, Self::K);
+    }
+}
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        Self::fold_mul(self.0, Self::FINAL)
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            // The length keeps "a" and "a\0" apart within one write.
+            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 59));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,5 +425,27 @@ mod tests {
         }
         let left = tables.cache.get(&id).map_or(0, |t| t.entries.len());
         assert!(left < 100, "{left} expired entries kept");
+    }
+
+    #[test]
+    fn key_hashes_spread_keys_that_differ_in_their_last_bytes() {
+        // Record keys often share a long prefix and differ in a few trailing characters; a hash
+        // that does not carry those differences into the low bits (the bucket index) and the top
+        // bits (hashbrown's tag) degrades every lookup into a scan.
+        let build = KeyHash::default();
+        let keys: Vec<String> = (0..4_096_u32)
+            .map(|i| format!("trader_config:00000000-0000-0000-0000-{i:012x}"))
+            .collect();
+        let low: fn(u64) -> u64 = |h| h & 0xfff;
+        let top: fn(u64) -> u64 = |h| h >> 57;
+        for (name, bits) in [("low", low), ("top", top)] {
+            let mut seen = std::collections::HashMap::new();
+            for k in &keys {
+                *seen.entry(bits(build.hash_one(k))).or_insert(0_u32) += 1;
+            }
+            let worst = seen.values().copied().max().unwrap_or(0);
+            let limit = if name == "low" { 12 } else { 80 };
+            assert!(worst <= limit, "{name} bits: {worst} keys share one value");
+        }
     }
 }

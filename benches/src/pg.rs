@@ -44,7 +44,9 @@ const UPSERT_SET: &str = " ON CONFLICT (id) DO UPDATE SET \"timestamp\" = EXCLUD
      mev_protected = EXCLUDED.mev_protected";
 
 fn epoch() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 fn trade(i: usize, round: u64) -> Trade {
@@ -52,7 +54,7 @@ fn trade(i: usize, round: u64) -> Trade {
         id: Uuid::from_u64_pair(round, i as u64),
         timestamp: epoch() + chrono::Duration::milliseconds(i as i64 * 10),
         trader_id: format!("trader-{}", i % 8),
-        mode: if i % 2 == 0 { Mode::Paper } else { Mode::Live },
+        mode: if i.is_multiple_of(2) { Mode::Paper } else { Mode::Live },
         action: [Action::Buy, Action::Sell, Action::Swap][i % 3],
         base_token: format!("BaseMint{:04}So11111111111111111111111111", i % 50),
         quote_token: "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v".to_owned(),
@@ -61,14 +63,14 @@ fn trade(i: usize, round: u64) -> Trade {
         slippage: 0.001,
         fee: 0.000_005,
         priority_fee: 10_000 + i as i64,
-        transfer_fee: if i % 5 == 0 { Some(0.01) } else { None },
+        transfer_fee: if i.is_multiple_of(5) { Some(0.01) } else { None },
         tx_signature: if i % 2 == 1 {
             Some(format!("5ig{i:085}"))
         } else {
             None
         },
         latency_ms: (i % 400) as i32,
-        mev_protected: i % 3 == 0,
+        mev_protected: i.is_multiple_of(3),
     }
 }
 
@@ -165,7 +167,9 @@ async fn run_pairs(h: &mut Harness, pg: &Postgres) -> Result<(), BoxError> {
     pool.execute("VACUUM ANALYZE trades").await?;
 
     // Point reads by key: dal's get beside query_as with a FromRow struct.
-    let keys: Vec<Uuid> = (0..1_000).map(|i| Uuid::from_u64_pair(0, i * 97 % BULK as u64)).collect();
+    let keys: Vec<Uuid> = (0..1_000)
+        .map(|i| Uuid::from_u64_pair(0, i * 97 % BULK as u64))
+        .collect();
     let mut next = 0usize;
     let mut next_raw = 0usize;
     h.pair(
@@ -298,7 +302,10 @@ fn put_null(buf: &mut Vec<u8>) {
 fn copy_tuple(buf: &mut Vec<u8>, t: &Trade) {
     buf.extend_from_slice(&16i16.to_be_bytes());
     put_field(buf, t.id.as_bytes());
-    put_field(buf, &(t.timestamp.timestamp_micros() - PG_EPOCH_US).to_be_bytes());
+    put_field(
+        buf,
+        &(t.timestamp.timestamp_micros() - PG_EPOCH_US).to_be_bytes(),
+    );
     put_field(buf, t.trader_id.as_bytes());
     put_field(buf, t.mode.as_str().as_bytes());
     put_field(buf, t.action.as_str().as_bytes());
@@ -362,7 +369,8 @@ async fn raw_copy_text(pool: &PgPool, rows: &[Trade]) -> Result<usize, BoxError>
             t.slippage,
             t.fee,
             t.priority_fee,
-            t.transfer_fee.map_or("\\N".to_owned(), |v| format!("{v:?}")),
+            t.transfer_fee
+                .map_or("\\N".to_owned(), |v| format!("{v:?}")),
             t.tx_signature.as_deref().unwrap_or("\\N"),
             t.latency_ms,
             t.mev_protected,
@@ -391,18 +399,34 @@ async fn raw_unnest(pool: &PgPool, rows: &[Trade], upsert: bool) -> Result<usize
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(rows.iter().map(|t| t.id).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.timestamp).collect::<Vec<_>>())
-        .bind(rows.iter().map(|t| t.trader_id.as_str()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|t| t.trader_id.as_str())
+                .collect::<Vec<_>>(),
+        )
         .bind(rows.iter().map(|t| t.mode.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.action.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|t| t.base_token.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|t| t.quote_token.as_str()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|t| t.base_token.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|t| t.quote_token.as_str())
+                .collect::<Vec<_>>(),
+        )
         .bind(rows.iter().map(|t| t.amount).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.price).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.slippage).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.fee).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.priority_fee).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.transfer_fee).collect::<Vec<_>>())
-        .bind(rows.iter().map(|t| t.tx_signature.as_deref()).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|t| t.tx_signature.as_deref())
+                .collect::<Vec<_>>(),
+        )
         .bind(rows.iter().map(|t| t.latency_ms).collect::<Vec<_>>())
         .bind(rows.iter().map(|t| t.mev_protected).collect::<Vec<_>>());
     q.execute(pool).await?;
@@ -414,7 +438,8 @@ async fn raw_unnest(pool: &PgPool, rows: &[Trade], upsert: bool) -> Result<usize
 async fn raw_values(pool: &PgPool, rows: &[Trade]) -> Result<usize, BoxError> {
     let mut tx = pool.begin().await?;
     for chunk in rows.chunks(4_000) {
-        let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("INSERT INTO trades ({COLUMNS}) "));
+        let mut qb =
+            sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("INSERT INTO trades ({COLUMNS}) "));
         qb.push_values(chunk, |mut b, t| {
             b.push_bind(t.id)
                 .push_bind(t.timestamp)
@@ -494,7 +519,8 @@ async fn raw_copy_stage_upsert(pool: &PgPool, rows: &[Trade]) -> Result<usize, B
         copy.send(&buf[..]).await?;
         copy.finish().await?;
     }
-    let sql = format!("INSERT INTO trades ({COLUMNS}) SELECT {COLUMNS} FROM trades_stage{UPSERT_SET}");
+    let sql =
+        format!("INSERT INTO trades ({COLUMNS}) SELECT {COLUMNS} FROM trades_stage{UPSERT_SET}");
     tx.execute(sqlx::AssertSqlSafe(sql)).await?;
     tx.commit().await?;
     Ok(rows.len())
@@ -543,4 +569,3 @@ impl sqlx::FromRow<'_, PgRow> for RawTrade {
         })
     }
 }
-

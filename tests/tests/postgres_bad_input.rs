@@ -52,8 +52,12 @@ async fn setup(prefix: &str) -> Option<(TestPg, Repository<Doc, Postgres>)> {
 
 fn assert_field(e: &Error, field: &str) {
     let named = match e {
-        Error::Validation { entity, field: f, .. } => *entity == "Doc" && *f == Some(field),
-        Error::Codec { entity, field: f, .. } => *entity == "Doc" && *f == field,
+        Error::Validation {
+            entity, field: f, ..
+        } => *entity == "Doc" && *f == Some(field),
+        Error::Codec {
+            entity, field: f, ..
+        } => *entity == "Doc" && *f == field,
         _ => false,
     };
     assert!(named, "expected an error naming Doc.{field}, got {e:?}");
@@ -61,7 +65,9 @@ fn assert_field(e: &Error, field: &str) {
 
 #[tokio::test]
 async fn sql_looking_strings_are_just_data() {
-    let Some((t, repo)) = setup("pgi_sql").await else { return };
+    let Some((t, repo)) = setup("pgi_sql").await else {
+        return;
+    };
     let nasty = [
         "'; DROP TABLE docs; --",
         "\" OR 1=1 --",
@@ -76,20 +82,32 @@ async fn sql_looking_strings_are_just_data() {
         d.tag = format!("{s}{i}");
         d.meta = Some(serde_json::json!({ "q": s, "n": i }));
         repo.save(&d).await.expect("save");
-        assert_eq!(repo.get(&(*s).to_owned()).await.expect("get"), Some(d.clone()));
+        assert_eq!(
+            repo.get(&(*s).to_owned()).await.expect("get"),
+            Some(d.clone())
+        );
         let found = repo
-            .list(&ListQuery::new(Filter::all().and(Doc::BODY.eq((*s).to_owned())), 10))
+            .list(&ListQuery::new(
+                Filter::all().and(Doc::BODY.eq((*s).to_owned())),
+                10,
+            ))
             .await
             .expect("list");
         assert_eq!(found.items, [d]);
     }
-    assert_eq!(t.count("docs").await, nasty.len() as i64, "the table is still there");
+    assert_eq!(
+        t.count("docs").await,
+        nasty.len() as i64,
+        "the table is still there"
+    );
     t.finish().await;
 }
 
 #[tokio::test]
 async fn nul_bytes_are_rejected_naming_the_field() {
-    let Some((t, repo)) = setup("pgi_nul").await else { return };
+    let Some((t, repo)) = setup("pgi_nul").await else {
+        return;
+    };
     let mut d = doc("nul");
     d.body = "a\0b".to_owned();
     assert_field(&repo.save(&d).await.expect_err("NUL in text"), "body");
@@ -104,7 +122,9 @@ async fn nul_bytes_are_rejected_naming_the_field() {
 
 #[tokio::test]
 async fn nan_and_infinities_round_trip() {
-    let Some((t, repo)) = setup("pgi_nan").await else { return };
+    let Some((t, repo)) = setup("pgi_nan").await else {
+        return;
+    };
     for (i, (x, y)) in [
         (f64::NAN, f32::NAN),
         (f64::INFINITY, f32::NEG_INFINITY),
@@ -127,7 +147,9 @@ async fn nan_and_infinities_round_trip() {
 
 #[tokio::test]
 async fn one_megabyte_strings() {
-    let Some((t, repo)) = setup("pgi_big").await else { return };
+    let Some((t, repo)) = setup("pgi_big").await else {
+        return;
+    };
     let mut d = doc("big");
     d.body = "é".repeat(512 * 1024); // 1 MiB of UTF-8
     repo.save(&d).await.expect("save");
@@ -146,14 +168,19 @@ async fn one_megabyte_strings() {
     let mut d = doc("big_tag");
     d.tag = noisy;
     let e = repo.save(&d).await.expect_err("too big for the index");
-    assert!(matches!(e, Error::Validation { entity: "Doc", .. }), "{e:?}");
+    assert!(
+        matches!(e, Error::Validation { entity: "Doc", .. }),
+        "{e:?}"
+    );
     assert_eq!(repo.get(&d.id).await.expect("get"), None);
     t.finish().await;
 }
 
 #[tokio::test]
 async fn timestamps_postgres_cannot_hold_are_rejected() {
-    let Some((t, repo)) = setup("pgi_ts").await else { return };
+    let Some((t, repo)) = setup("pgi_ts").await else {
+        return;
+    };
     let mut d = doc("old");
     d.at = Some(DateTime::<Utc>::MIN_UTC);
     assert_field(&repo.save(&d).await.expect_err("before 4714 BC"), "at");
@@ -161,13 +188,18 @@ async fn timestamps_postgres_cannot_hold_are_rejected() {
     d.at = Some(DateTime::<Utc>::MAX_UTC);
     repo.save(&d).await.expect("year 262143");
     let got = repo.get(&d.id).await.expect("get").expect("stored");
-    assert_eq!(got.at.map(|t| t.timestamp_micros()), d.at.map(|t| t.timestamp_micros()));
+    assert_eq!(
+        got.at.map(|t| t.timestamp_micros()),
+        d.at.map(|t| t.timestamp_micros())
+    );
     t.finish().await;
 }
 
 #[tokio::test]
 async fn stored_values_that_do_not_fit_are_codec_errors() {
-    let Some((t, repo)) = setup("pgi_read").await else { return };
+    let Some((t, repo)) = setup("pgi_read").await else {
+        return;
+    };
     repo.save(&doc("d")).await.expect("save");
     // (what breaks the stored row, the field that must be named, what repairs it)
     let cases = [
@@ -190,15 +222,24 @@ async fn stored_values_that_do_not_fit_are_codec_errors() {
             "UPDATE docs SET body = 'b'",
         ),
         // Values Rust's types cannot represent.
-        ("UPDATE docs SET at = 'infinity'", "at", "UPDATE docs SET at = NULL"),
-        ("UPDATE docs SET amount = 'NaN'", "amount", "UPDATE docs SET amount = NULL"),
+        (
+            "UPDATE docs SET at = 'infinity'",
+            "at",
+            "UPDATE docs SET at = NULL",
+        ),
+        (
+            "UPDATE docs SET amount = 'NaN'",
+            "amount",
+            "UPDATE docs SET amount = NULL",
+        ),
         ("UPDATE docs SET meta = '{bad'", "meta", ""),
     ];
     for (break_it, field, repair) in cases {
         if field == "meta" {
             // JSONB refuses invalid JSON, so store valid JSON of the wrong shape for the field:
             // a JSON string where serde_json::Value is fine, hence a column of another type.
-            t.sql("ALTER TABLE docs ALTER COLUMN meta TYPE BYTEA USING NULL").await;
+            t.sql("ALTER TABLE docs ALTER COLUMN meta TYPE BYTEA USING NULL")
+                .await;
             t.sql("UPDATE docs SET meta = '\\x00'").await;
         } else {
             t.sql(break_it).await;

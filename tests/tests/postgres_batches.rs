@@ -47,7 +47,8 @@ async fn setup(prefix: &str) -> Option<TestPg> {
     t.pg.create_table::<Item>().await.expect("items");
     t.pg.create_table::<Event>().await.expect("events");
     // A rule only the server knows: bisection has to find the rows it rejects.
-    t.sql("ALTER TABLE items ADD CONSTRAINT qty_non_negative CHECK (qty >= 0)").await;
+    t.sql("ALTER TABLE items ADD CONSTRAINT qty_non_negative CHECK (qty >= 0)")
+        .await;
     Some(t)
 }
 
@@ -69,18 +70,33 @@ async fn check_partial_failure(t: &TestPg, n: i64, bad: [usize; 4]) {
     assert_eq!(failed, bad, "every rejected item is reported, ascending");
     assert_eq!(report.written, n as usize - 4);
     assert!(
-        matches!(&report.failed[0].1, Error::Validation { entity: "Item", field: Some("code"), .. }),
+        matches!(
+            &report.failed[0].1,
+            Error::Validation {
+                entity: "Item",
+                field: Some("code"),
+                ..
+            }
+        ),
         "{:?}",
         report.failed[0].1
     );
     assert!(
-        matches!(&report.failed[1].1, Error::Validation { entity: "Item", field: Some("note"), .. }),
+        matches!(
+            &report.failed[1].1,
+            Error::Validation {
+                entity: "Item",
+                field: Some("note"),
+                ..
+            }
+        ),
         "{:?}",
         report.failed[1].1
     );
     for (_, e) in &report.failed[2..] {
         assert!(
-            matches!(e, Error::Validation { entity: "Item", .. }) && e.to_string().contains("qty_non_negative"),
+            matches!(e, Error::Validation { entity: "Item", .. })
+                && e.to_string().contains("qty_non_negative"),
             "the server's rejection names the entity and the constraint: {e}"
         );
     }
@@ -88,38 +104,58 @@ async fn check_partial_failure(t: &TestPg, n: i64, bad: [usize; 4]) {
     for i in bad {
         assert_eq!(repo.get(&(i as i64)).await.expect("get"), None);
     }
-    let good = (0..n as usize).find(|i| !bad.contains(i)).expect("a good row");
-    assert_eq!(repo.get(&(good as i64)).await.expect("get"), Some(rows[good].clone()));
+    let good = (0..n as usize)
+        .find(|i| !bad.contains(i))
+        .expect("a good row");
+    assert_eq!(
+        repo.get(&(good as i64)).await.expect("get"),
+        Some(rows[good].clone())
+    );
 }
 
 #[tokio::test]
 async fn large_batch_reports_rejected_rows_and_writes_the_rest() {
-    let Some(t) = setup("pgb_large").await else { return };
+    let Some(t) = setup("pgb_large").await else {
+        return;
+    };
     check_partial_failure(&t, 1_000, [10, 20, 500, 900]).await;
     t.finish().await;
 }
 
 #[tokio::test]
 async fn small_batch_reports_rejected_rows_and_writes_the_rest() {
-    let Some(t) = setup("pgb_small").await else { return };
+    let Some(t) = setup("pgb_small").await else {
+        return;
+    };
     check_partial_failure(&t, 10, [0, 3, 4, 9]).await;
     t.finish().await;
 }
 
 #[tokio::test]
 async fn upserts_update_existing_keys_and_the_last_repeated_key_wins() {
-    let Some(t) = setup("pgb_upsert").await else { return };
+    let Some(t) = setup("pgb_upsert").await else {
+        return;
+    };
     let repo: Repository<Item, Postgres> = Repository::new(t.pg.clone());
     let first: Vec<Item> = (0..600).map(item).collect();
     assert!(repo.save_all(&first).await.expect("first").is_complete());
     // Same keys again (the COPY attempt meets existing keys and the batch becomes an upsert),
     // plus 100 new keys, plus key 5 twice more at the end.
     let mut second: Vec<Item> = (0..700).map(|i| Item { qty: 2, ..item(i) }).collect();
-    second.push(Item { qty: 998, ..item(5) });
-    second.push(Item { qty: 999, ..item(5) });
+    second.push(Item {
+        qty: 998,
+        ..item(5)
+    });
+    second.push(Item {
+        qty: 999,
+        ..item(5)
+    });
     let report = repo.save_all(&second).await.expect("second");
     assert!(report.is_complete(), "{:?}", report.failed);
-    assert_eq!(report.written, 702, "repeated keys count as written (and replaced)");
+    assert_eq!(
+        report.written, 702,
+        "repeated keys count as written (and replaced)"
+    );
     assert_eq!(t.count("items").await, 700);
     assert_eq!(repo.get(&5).await.expect("get").map(|i| i.qty), Some(999));
     assert_eq!(repo.get(&599).await.expect("get").map(|i| i.qty), Some(2));
@@ -132,7 +168,9 @@ async fn upserts_update_existing_keys_and_the_last_repeated_key_wins() {
 
 #[tokio::test]
 async fn a_batch_rejected_as_a_whole_leaves_nothing() {
-    let Some(t) = setup("pgb_whole").await else { return };
+    let Some(t) = setup("pgb_whole").await else {
+        return;
+    };
     // An error that is not about a row (SQLSTATE class P0): the batch fails as a whole.
     t.sql(
         "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN
@@ -146,16 +184,25 @@ async fn a_batch_rejected_as_a_whole_leaves_nothing() {
     for n in [2_000, 10] {
         let mut rows: Vec<Item> = (0..n).map(item).collect();
         rows[n as usize - 2].qty = 666;
-        let e = repo.save_all(&rows).await.expect_err("the batch is refused");
+        let e = repo
+            .save_all(&rows)
+            .await
+            .expect_err("the batch is refused");
         assert!(e.to_string().contains("refused by trigger"), "{e}");
-        assert_eq!(t.count("items").await, 0, "nothing of a {n}-row batch is written");
+        assert_eq!(
+            t.count("items").await,
+            0,
+            "nothing of a {n}-row batch is written"
+        );
     }
     t.finish().await;
 }
 
 #[tokio::test]
 async fn batches_inside_a_transaction_keep_it_usable() {
-    let Some(t) = setup("pgb_tx").await else { return };
+    let Some(t) = setup("pgb_tx").await else {
+        return;
+    };
     let tx: PgTx = t.pg.begin().await.expect("begin");
     let items: Repository<Item, PgTx> = Repository::new(tx.clone());
     for n in [10, 400] {
@@ -163,7 +210,10 @@ async fn batches_inside_a_transaction_keep_it_usable() {
         let report = items.save_all(&rows).await.expect("save_all in tx");
         assert_eq!(report.failed.len(), 4);
         // Still usable after the server rejected rows inside it.
-        items.save(&item(10_000 + n)).await.expect("save after the batch");
+        items
+            .save(&item(10_000 + n))
+            .await
+            .expect("save after the batch");
     }
     assert_eq!(t.count("items").await, 0, "invisible before commit");
     tx.commit().await.expect("commit");
@@ -174,7 +224,9 @@ async fn batches_inside_a_transaction_keep_it_usable() {
 
 #[tokio::test]
 async fn append_all_without_ids_inserts_every_row() {
-    let Some(t) = setup("pgb_events").await else { return };
+    let Some(t) = setup("pgb_events").await else {
+        return;
+    };
     let events: Repository<Event, Postgres> = Repository::new(t.pg.clone());
     let at = DateTime::from_timestamp(1_700_000_000, 0).expect("ts");
     let mut rows: Vec<Event> = (0..300)

@@ -16,13 +16,18 @@ async fn collect_garbage(pg: &Postgres) {
         .await
         .unwrap_or_default();
         for name in names {
-            let Some(pid) = name.split('_').nth(2).and_then(|p| u32::from_str_radix(p, 16).ok())
+            let Some(pid) = name
+                .split('_')
+                .nth(2)
+                .and_then(|p| u32::from_str_radix(p, 16).ok())
             else {
                 continue;
             };
             if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
                 let drop = format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
-                let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(pg.pool()).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                    .execute(pg.pool())
+                    .await;
             }
         }
     })
@@ -31,9 +36,13 @@ async fn collect_garbage(pg: &Postgres) {
 
 async fn setup(namespace: String) -> Option<Postgres> {
     let url = dal_tests::store_url("DATABASE_URL")?;
-    let pg = Postgres::connect_with(PostgresOptions::new(url).schema(namespace).max_connections(4))
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to DATABASE_URL: {e}"));
+    let pg = Postgres::connect_with(
+        PostgresOptions::new(url)
+            .schema(namespace)
+            .max_connections(4),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("cannot connect to DATABASE_URL: {e}"));
     collect_garbage(&pg).await;
     for meta in dal::conformance::ENTITIES {
         pg.create_table_for(meta)

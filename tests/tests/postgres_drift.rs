@@ -66,19 +66,32 @@ async fn drift(pg: &Postgres, schema: &str, meta: &EntityMeta) -> Vec<String> {
     .await
     .expect("information_schema.columns");
     if columns.is_empty() {
-        out.push(format!("{table}: table missing (derived: {})", ddl::create_table_script(meta)));
+        out.push(format!(
+            "{table}: table missing (derived: {})",
+            ddl::create_table_script(meta)
+        ));
         return out;
     }
     for f in meta.fields {
         let want_type = ddl::column_type(f);
         let Some(c) = columns.iter().find(|c| c.column_name == f.column) else {
-            out.push(format!("{table}.{}: column missing, derived {}", f.column, ddl::column_definition(f)));
+            out.push(format!(
+                "{table}.{}: column missing, derived {}",
+                f.column,
+                ddl::column_definition(f)
+            ));
             continue;
         };
         if c.udt_name != udt(f.kind, f.max_len) {
-            out.push(format!("{table}.{}: type {} in the migrations, derived {want_type}", f.column, c.udt_name));
+            out.push(format!(
+                "{table}.{}: type {} in the migrations, derived {want_type}",
+                f.column, c.udt_name
+            ));
         }
-        let want_len = f.max_len.filter(|_| f.kind == FieldKind::Text).map(|n| n as i32);
+        let want_len = f
+            .max_len
+            .filter(|_| f.kind == FieldKind::Text)
+            .map(|n| n as i32);
         if c.character_maximum_length != want_len {
             out.push(format!(
                 "{table}.{}: length {:?} in the migrations, derived {want_type}",
@@ -91,7 +104,11 @@ async fn drift(pg: &Postgres, schema: &str, meta: &EntityMeta) -> Vec<String> {
                 "{table}.{}: {} in the migrations, derived {}",
                 f.column,
                 if nullable { "NULL" } else { "NOT NULL" },
-                if f.nullable { "NULL (Option)" } else { "NOT NULL" }
+                if f.nullable {
+                    "NULL (Option)"
+                } else {
+                    "NOT NULL"
+                }
             ));
         }
         if f.kind == FieldKind::Text && c.collation_name.as_deref() != Some("C") {
@@ -103,7 +120,10 @@ async fn drift(pg: &Postgres, schema: &str, meta: &EntityMeta) -> Vec<String> {
     }
     for c in &columns {
         if !meta.fields.iter().any(|f| f.column == c.column_name) {
-            out.push(format!("{table}.{}: column in the migrations that the entity does not have", c.column_name));
+            out.push(format!(
+                "{table}.{}: column in the migrations that the entity does not have",
+                c.column_name
+            ));
         }
     }
     let pk: Vec<String> = sqlx::query_scalar(
@@ -123,7 +143,9 @@ async fn drift(pg: &Postgres, schema: &str, meta: &EntityMeta) -> Vec<String> {
     .expect("primary key");
     let want_pk: Vec<String> = meta.ids().map(|f| f.column.to_owned()).collect();
     if pk != want_pk {
-        out.push(format!("{table}: primary key {pk:?} in the migrations, derived {want_pk:?}"));
+        out.push(format!(
+            "{table}: primary key {pk:?} in the migrations, derived {want_pk:?}"
+        ));
     }
     let indexes: Vec<String> = sqlx::query_scalar(
         "SELECT indexname::text FROM pg_indexes WHERE schemaname = $1 AND tablename = $2",
@@ -154,10 +176,16 @@ async fn connect(schema: &str) -> Option<Postgres> {
 #[tokio::test]
 async fn migrations_match_the_derived_ddl_of_every_example_entity() {
     let schema = dal_tests::unique_namespace("drift");
-    let Some(pg) = connect(&schema).await else { return };
-    dal_backends::postgres::migrate(&pg).await.expect("migrations apply");
+    let Some(pg) = connect(&schema).await else {
+        return;
+    };
+    dal_backends::postgres::migrate(&pg)
+        .await
+        .expect("migrations apply");
     // Running them again is a no-op (sqlx records what ran).
-    dal_backends::postgres::migrate(&pg).await.expect("migrations re-run");
+    dal_backends::postgres::migrate(&pg)
+        .await
+        .expect("migrations re-run");
     let mut diff = Vec::new();
     for meta in TABLES {
         diff.extend(drift(&pg, &schema, meta).await);
@@ -173,7 +201,9 @@ async fn migrations_match_the_derived_ddl_of_every_example_entity() {
 #[tokio::test]
 async fn drift_is_reported_readably() {
     let schema = dal_tests::unique_namespace("drift_bad");
-    let Some(pg) = connect(&schema).await else { return };
+    let Some(pg) = connect(&schema).await else {
+        return;
+    };
     // TokenInfo's table, by hand, with three mistakes.
     sqlx::query(
         "CREATE TABLE tokens (
@@ -193,16 +223,27 @@ async fn drift_is_reported_readably() {
     pg.drop_schema().await.expect("drop schema");
     let text = diff.join("\n");
     assert!(text.contains("tokens.address: length Some(40)"), "{text}");
-    assert!(text.contains("tokens.symbol: type text in the migrations, derived VARCHAR(20)"), "{text}");
-    assert!(text.contains("tokens.decimals: type int8 in the migrations, derived INTEGER"), "{text}");
-    assert!(text.contains("tokens.has_transfer_fee: NULL in the migrations, derived NOT NULL"), "{text}");
+    assert!(
+        text.contains("tokens.symbol: type text in the migrations, derived VARCHAR(20)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tokens.decimals: type int8 in the migrations, derived INTEGER"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tokens.has_transfer_fee: NULL in the migrations, derived NOT NULL"),
+        "{text}"
+    );
     assert!(text.contains("index tokens_symbol_idx missing"), "{text}");
 }
 
 #[tokio::test]
 async fn create_table_matches_its_own_ddl() {
     let schema = dal_tests::unique_namespace("drift_own");
-    let Some(pg) = connect(&schema).await else { return };
+    let Some(pg) = connect(&schema).await else {
+        return;
+    };
     for meta in TABLES {
         pg.create_table_for(meta).await.expect("create_table");
     }

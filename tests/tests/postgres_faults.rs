@@ -46,30 +46,42 @@ async fn server_down_at_start_is_transient_and_hides_the_password() {
     .expect_err("nothing listens on port 1");
     assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
     assert!(e.is_transient());
-    assert!(started.elapsed() < Duration::from_secs(5), "bounded by the acquire timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by the acquire timeout"
+    );
     assert!(!format!("{e} {e:?}").contains("hunter2"));
 }
 
 #[tokio::test]
 async fn debug_output_never_shows_the_password() {
-    let Some(url) = dal_tests::store_url("DATABASE_URL") else { return };
+    let Some(url) = dal_tests::store_url("DATABASE_URL") else {
+        return;
+    };
     // Trust auth ignores the password, so a URL with one still connects.
     let with_password = url.replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
     let pg = Postgres::connect(&with_password).await.expect("connect");
     let shown = format!("{pg:?}");
-    assert!(!shown.contains("hunter2") && shown.contains("***"), "{shown}");
+    assert!(
+        !shown.contains("hunter2") && shown.contains("***"),
+        "{shown}"
+    );
     pg.close().await;
 }
 
 #[tokio::test]
 async fn terminated_idle_connections_recover_and_retried_upserts_are_idempotent() {
-    let Some(t) = setup("pgf_idle").await else { return };
+    let Some(t) = setup("pgf_idle").await else {
+        return;
+    };
     let repo: Repository<Order, Postgres> = Repository::new(t.pg.clone());
     // Open several connections so the pool holds more than one idle one.
-    let warm: Vec<_> = (0..4).map(|i| {
-        let repo = repo.clone();
-        tokio::spawn(async move { repo.save(&order(i)).await })
-    }).collect();
+    let warm: Vec<_> = (0..4)
+        .map(|i| {
+            let repo = repo.clone();
+            tokio::spawn(async move { repo.save(&order(i)).await })
+        })
+        .collect();
     for w in warm {
         w.await.expect("task").expect("save");
     }
@@ -84,11 +96,17 @@ async fn terminated_idle_connections_recover_and_retried_upserts_are_idempotent(
             repo.save(&order(100)).await
         };
         if let Err(e) = r {
-            assert!(e.is_transient(), "after a kill, errors are transient: {e:?}");
+            assert!(
+                e.is_transient(),
+                "after a kill, errors are transient: {e:?}"
+            );
             errors.push(e);
         }
     }
-    assert!(errors.len() <= 1, "the pool recovers after at most one error: {errors:?}");
+    assert!(
+        errors.len() <= 1,
+        "the pool recovers after at most one error: {errors:?}"
+    );
     assert!(t.pg.health_check().await.is_ok());
 
     // A retried upsert (the policy re-runs it after each transient error) stores one row.
@@ -96,7 +114,10 @@ async fn terminated_idle_connections_recover_and_retried_upserts_are_idempotent(
     let policy = RetryPolicy::default();
     let seven = order(7);
     for _ in 0..3 {
-        policy.run(|| repo.save(&seven)).await.expect("retried save");
+        policy
+            .run(|| repo.save(&seven))
+            .await
+            .expect("retried save");
     }
     assert_eq!(repo.get(&7).await.expect("get"), Some(order(7)));
     let sevens: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE id = 7")
@@ -109,7 +130,9 @@ async fn terminated_idle_connections_recover_and_retried_upserts_are_idempotent(
 
 #[tokio::test]
 async fn a_batch_killed_midway_is_all_or_nothing() {
-    let Some(t) = setup("pgf_batch").await else { return };
+    let Some(t) = setup("pgf_batch").await else {
+        return;
+    };
     let repo: Repository<Order, Postgres> = Repository::new(t.pg.clone());
     let rows: Vec<Order> = (0..50_000).map(order).collect();
     let writer = {
@@ -124,7 +147,10 @@ async fn a_batch_killed_midway_is_all_or_nothing() {
     match result {
         Ok(report) => {
             assert!(report.is_complete());
-            assert_eq!(stored, 50_000, "a successful batch (first try or retried) is complete");
+            assert_eq!(
+                stored, 50_000,
+                "a successful batch (first try or retried) is complete"
+            );
         }
         Err(e) => {
             assert!(e.is_transient(), "{e:?}");
@@ -136,14 +162,19 @@ async fn a_batch_killed_midway_is_all_or_nothing() {
 
 #[tokio::test]
 async fn a_transaction_killed_before_commit_stores_nothing() {
-    let Some(t) = setup("pgf_tx").await else { return };
+    let Some(t) = setup("pgf_tx").await else {
+        return;
+    };
     let tx = t.pg.begin().await.expect("begin");
     Repository::<Order, PgTx>::new(tx.clone())
         .save(&order(1))
         .await
         .expect("save in tx");
     t.kill_connections().await;
-    let e = tx.commit().await.expect_err("the transaction's connection is gone");
+    let e = tx
+        .commit()
+        .await
+        .expect_err("the transaction's connection is gone");
     assert!(e.is_transient(), "{e:?}");
     assert_eq!(t.count("orders").await, 0);
     // The pool hands out fresh connections afterwards.
@@ -155,10 +186,15 @@ async fn a_transaction_killed_before_commit_stores_nothing() {
 
 #[tokio::test]
 async fn a_closed_pool_is_unavailable() {
-    let Some(t) = setup("pgf_closed").await else { return };
+    let Some(t) = setup("pgf_closed").await else {
+        return;
+    };
     t.pg.close().await;
     let e = t.pg.health_check().await.expect_err("closed");
-    assert!(matches!(e, Error::Unavailable { .. }) && e.is_transient(), "{e:?}");
+    assert!(
+        matches!(e, Error::Unavailable { .. }) && e.is_transient(),
+        "{e:?}"
+    );
     let e = Repository::<Order, Postgres>::new(t.pg.clone())
         .get(&1)
         .await

@@ -61,24 +61,41 @@ async fn setup(prefix: &str, max_connections: u32) -> Option<TestPg> {
 #[tokio::test]
 async fn commit_spans_two_entities_and_drop_rolls_back() {
     // One connection: the dropped transaction's connection must come back clean.
-    let Some(t) = setup("pgt_two", 1).await else { return };
+    let Some(t) = setup("pgt_two", 1).await else {
+        return;
+    };
     let tx = t.pg.begin().await.expect("begin");
-    Repository::<Account, PgTx>::new(tx.clone()).save(&account(1, 100)).await.expect("save");
-    Repository::<Entry, PgTx>::new(tx.clone()).append(&entry(1, 1, 100)).await.expect("append");
+    Repository::<Account, PgTx>::new(tx.clone())
+        .save(&account(1, 100))
+        .await
+        .expect("save");
+    Repository::<Entry, PgTx>::new(tx.clone())
+        .append(&entry(1, 1, 100))
+        .await
+        .expect("append");
     let other_clone = tx.clone();
     drop(tx);
     assert_eq!(t.count("accounts").await, 0, "not visible before commit");
     drop(other_clone); // the last clone: rolled back
 
     let accounts: Repository<Account, Postgres> = Repository::new(t.pg.clone());
-    accounts.save(&account(2, 5)).await.expect("save on the pool");
+    accounts
+        .save(&account(2, 5))
+        .await
+        .expect("save on the pool");
     // Seen from another connection: the pooled connection is not inside a leftover transaction.
     assert_eq!(t.count("accounts").await, 1);
     assert_eq!(t.count("ledger").await, 0);
 
     let tx = t.pg.begin().await.expect("begin");
-    Repository::<Account, PgTx>::new(tx.clone()).save(&account(3, 7)).await.expect("save");
-    Repository::<Entry, PgTx>::new(tx.clone()).append(&entry(2, 3, 7)).await.expect("append");
+    Repository::<Account, PgTx>::new(tx.clone())
+        .save(&account(3, 7))
+        .await
+        .expect("save");
+    Repository::<Entry, PgTx>::new(tx.clone())
+        .append(&entry(2, 3, 7))
+        .await
+        .expect("append");
     tx.commit().await.expect("commit");
     assert_eq!(t.count("accounts").await, 2);
     assert_eq!(t.count("ledger").await, 1);
@@ -87,14 +104,19 @@ async fn commit_spans_two_entities_and_drop_rolls_back() {
 
 #[tokio::test]
 async fn savepoints_roll_back_only_their_own_writes() {
-    let Some(t) = setup("pgt_sp", 2).await else { return };
+    let Some(t) = setup("pgt_sp", 2).await else {
+        return;
+    };
     let tx = t.pg.begin().await.expect("begin");
     let repo = |b: &PgTx| Repository::<Account, PgTx>::new(b.clone());
     repo(&tx).save(&account(1, 1)).await.expect("A");
 
     let sp = tx.begin().await.expect("savepoint");
     repo(&sp).save(&account(2, 2)).await.expect("B");
-    assert!(repo(&tx).get(&2).await.expect("get").is_some(), "the outer handle sees inside");
+    assert!(
+        repo(&tx).get(&2).await.expect("get").is_some(),
+        "the outer handle sees inside"
+    );
     sp.rollback().await.expect("rollback B");
 
     let sp = tx.begin().await.expect("savepoint");
@@ -126,7 +148,9 @@ async fn savepoints_roll_back_only_their_own_writes() {
 
 #[tokio::test]
 async fn a_finished_transaction_rejects_further_use() {
-    let Some(t) = setup("pgt_done", 2).await else { return };
+    let Some(t) = setup("pgt_done", 2).await else {
+        return;
+    };
     let tx = t.pg.begin().await.expect("begin");
     let keep = tx.clone();
     tx.commit().await.expect("commit");
@@ -134,15 +158,21 @@ async fn a_finished_transaction_rejects_further_use() {
         .save(&account(1, 1))
         .await
         .expect_err("committed");
-    assert!(matches!(e, Error::Validation { .. }) && e.to_string().contains("already committed"), "{e}");
+    assert!(
+        matches!(e, Error::Validation { .. }) && e.to_string().contains("already committed"),
+        "{e}"
+    );
     assert!(keep.rollback().await.is_err());
     t.finish().await;
 }
 
 #[tokio::test]
 async fn sqlstates_map_to_error_categories() {
-    let Some(t) = setup("pgt_codes", 2).await else { return };
-    t.sql("CREATE UNIQUE INDEX accounts_owner ON accounts (owner)").await;
+    let Some(t) = setup("pgt_codes", 2).await else {
+        return;
+    };
+    t.sql("CREATE UNIQUE INDEX accounts_owner ON accounts (owner)")
+        .await;
     // Raises the SQLSTATE written in `note` (a way to produce any server error on demand).
     t.sql(
         "CREATE FUNCTION raise_note() RETURNS trigger AS $$ BEGIN
@@ -159,14 +189,57 @@ async fn sqlstates_map_to_error_categories() {
         ..account(2, 1)
     };
     let e = repo.save(&dup).await.expect_err("unique violation");
-    assert!(matches!(e, Error::Conflict { entity: "Account", transient: false, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Error::Conflict {
+                entity: "Account",
+                transient: false,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 
-    let cases: [(&str, fn(&Error) -> bool); 5] = [
-        ("40001", |e| matches!(e, Error::Conflict { transient: true, .. })),
-        ("40P01", |e| matches!(e, Error::Conflict { transient: true, .. })),
+    type Expect = fn(&Error) -> bool;
+    let cases: [(&str, Expect); 5] = [
+        ("40001", |e| {
+            matches!(
+                e,
+                Error::Conflict {
+                    transient: true,
+                    ..
+                }
+            )
+        }),
+        ("40P01", |e| {
+            matches!(
+                e,
+                Error::Conflict {
+                    transient: true,
+                    ..
+                }
+            )
+        }),
         ("57014", |e| matches!(e, Error::Timeout { .. })),
-        ("22012", |e| matches!(e, Error::Validation { entity: "Account", .. })),
-        ("23514", |e| matches!(e, Error::Validation { entity: "Account", .. })),
+        ("22012", |e| {
+            matches!(
+                e,
+                Error::Validation {
+                    entity: "Account",
+                    ..
+                }
+            )
+        }),
+        ("23514", |e| {
+            matches!(
+                e,
+                Error::Validation {
+                    entity: "Account",
+                    ..
+                }
+            )
+        }),
     ];
     for (code, expected) in cases {
         let a = Account {
@@ -177,7 +250,10 @@ async fn sqlstates_map_to_error_categories() {
         assert!(expected(&e), "{code}: {e:?}");
         // Inside a transaction the same error arrives, and rollback leaves a clean connection.
         let tx = t.pg.begin().await.expect("begin");
-        let e = Repository::<Account, PgTx>::new(tx.clone()).save(&a).await.expect_err(code);
+        let e = Repository::<Account, PgTx>::new(tx.clone())
+            .save(&a)
+            .await
+            .expect_err(code);
         assert!(expected(&e), "{code} in a transaction: {e:?}");
         tx.rollback().await.expect("rollback");
     }

@@ -48,14 +48,20 @@ enum Mode {
 /// `save_all`: upsert every row, last occurrence of a key winning.
 pub(crate) async fn save_all<S: Session, T: Keyed>(s: &S, rows: &[T]) -> Result<BatchReport> {
     if T::META.id_fields.is_empty() {
-        return Err(Error::invalid(T::META.name, "save_all needs #[entity(id)] fields"));
+        return Err(Error::invalid(
+            T::META.name,
+            "save_all needs #[entity(id)] fields",
+        ));
     }
     write_all(s, rows).await
 }
 
 /// `append_all`: like `save_all` for a time series with ids (appends upsert by key, so a
 /// retried batch never doubles rows); plain inserts without ids.
-pub(crate) async fn append_all<S: Session, T: TimeSeries>(s: &S, rows: &[T]) -> Result<BatchReport> {
+pub(crate) async fn append_all<S: Session, T: TimeSeries>(
+    s: &S,
+    rows: &[T],
+) -> Result<BatchReport> {
     write_all(s, rows).await
 }
 
@@ -97,7 +103,9 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
             let mut unit = conn.begin().await.map_err(|e| s.pg().fail(Some(meta), e))?;
             let r = copy_rows(&mut unit, rows, &all, mode).await;
             if matches!(r, Ok(CopyOutcome::Written(_))) {
-                unit.commit().await.map_err(|e| s.pg().fail(Some(meta), e))?;
+                unit.commit()
+                    .await
+                    .map_err(|e| s.pg().fail(Some(meta), e))?;
             }
             r
         } else {
@@ -131,7 +139,9 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
         let mut unit = conn.begin().await.map_err(|e| s.pg().fail(Some(meta), e))?;
         let r = unnest_chunks(&mut unit, &statement, rows, &chunks, encoded.take()).await;
         if r.is_ok() {
-            unit.commit().await.map_err(|e| s.pg().fail(Some(meta), e))?;
+            unit.commit()
+                .await
+                .map_err(|e| s.pg().fail(Some(meta), e))?;
         }
         r
     } else {
@@ -156,7 +166,11 @@ fn report(total: usize, mut failed: Vec<(usize, Error)>) -> BatchReport {
     }
 }
 
-fn unnest_statement<S: Session>(s: &S, meta: &'static EntityMeta, mode: Mode) -> std::sync::Arc<str> {
+fn unnest_statement<S: Session>(
+    s: &S,
+    meta: &'static EntityMeta,
+    mode: Mode,
+) -> std::sync::Arc<str> {
     let (k, upsert) = match mode {
         Mode::Insert => (kind::UNNEST_INSERT, false),
         Mode::Upsert => (kind::UNNEST_UPSERT, true),
@@ -309,7 +323,9 @@ fn check_rows<T: Entity>(rows: &[T], mode: Mode) -> Result<(Checked, Option<Colu
         let mut superseded = keys.superseded();
         if !superseded.is_empty() {
             superseded.sort_unstable();
-            checked.rows.retain(|i| superseded.binary_search(i).is_err());
+            checked
+                .rows
+                .retain(|i| superseded.binary_search(i).is_err());
             encoded = None;
         }
     }
@@ -365,7 +381,11 @@ async fn unnest_chunks<T: Entity>(
     mut encoded: Option<ColumnSink>,
 ) -> sqlx::Result<()> {
     for part in chunks {
-        let pre = if chunks.len() == 1 { encoded.take() } else { None };
+        let pre = if chunks.len() == 1 {
+            encoded.take()
+        } else {
+            None
+        };
         match unnest_part(conn, statement, rows, part, pre).await {
             Ok(()) => {}
             Err(StmtError::Server(e)) => return Err(e),

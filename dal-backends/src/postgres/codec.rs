@@ -125,7 +125,10 @@ pub(crate) fn write_scalar(buf: &mut PgArgumentBuffer, v: Scalar<'_>) -> Result<
 
 /// Appends `v` with its `i32` length prefix (-1 for NULL): the layout of a binary `COPY` field
 /// and of an array element.
-pub(crate) fn write_field(buf: &mut PgArgumentBuffer, v: Option<Scalar<'_>>) -> Result<(), BoxDynError> {
+pub(crate) fn write_field(
+    buf: &mut PgArgumentBuffer,
+    v: Option<Scalar<'_>>,
+) -> Result<(), BoxDynError> {
     let Some(v) = v else {
         buf.extend_from_slice(&(-1i32).to_be_bytes());
         return Ok(());
@@ -250,12 +253,18 @@ pub(crate) struct Encoder<'s, S: Sink> {
 impl<'s, S: Sink> Encoder<'s, S> {
     /// Checks values of rows being written.
     pub(crate) fn row(sink: &'s mut S) -> Self {
-        Encoder { sink, max_len: true }
+        Encoder {
+            sink,
+            max_len: true,
+        }
     }
 
     /// Checks values compared with columns (a value longer than `max_len` simply matches no row).
     pub(crate) fn filter(sink: &'s mut S) -> Self {
-        Encoder { sink, max_len: false }
+        Encoder {
+            sink,
+            max_len: false,
+        }
     }
 }
 
@@ -280,7 +289,11 @@ pub(crate) fn check_json(field: &'static FieldMeta, s: &str) -> Result<()> {
     while let Some(pos) = find(&bytes[from..], b"\\u0000") {
         let at = from + pos;
         // The escape counts only if the backslash itself is not escaped.
-        let backslashes = bytes[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        let backslashes = bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
         if backslashes % 2 == 0 {
             return Err(Error::invalid_field(
                 field,
@@ -303,7 +316,10 @@ pub(crate) fn timestamp_micros(field: &'static FieldMeta, v: &DateTime<Utc>) -> 
     if us < PG_MIN_TIMESTAMP_US {
         return Err(Error::invalid_field(
             field,
-            format_args!("{} is before 4714 BC, the earliest timestamp Postgres stores", v.to_rfc3339()),
+            format_args!(
+                "{} is before 4714 BC, the earliest timestamp Postgres stores",
+                v.to_rfc3339()
+            ),
         ));
     }
     Ok(us)
@@ -368,20 +384,32 @@ impl Sink for BindSink<'_> {
 }
 
 /// Binds one value of a field as the next parameter.
-pub(crate) fn bind_value(args: &mut PgArguments, field: &'static FieldMeta, value: &Value) -> Result<()> {
+pub(crate) fn bind_value(
+    args: &mut PgArguments,
+    field: &'static FieldMeta,
+    value: &Value,
+) -> Result<()> {
     let value = coerce(field, value)?;
     value.encode(field, &mut Encoder::filter(&mut BindSink(args)))
 }
 
 /// Binds a list of values of one field as one array parameter.
-pub(crate) fn bind_array(args: &mut PgArguments, field: &'static FieldMeta, values: &[Value]) -> Result<()> {
+pub(crate) fn bind_array(
+    args: &mut PgArguments,
+    field: &'static FieldMeta,
+    values: &[Value],
+) -> Result<()> {
     let mut col = ColumnSink::new(&[field]);
     for v in values {
         let v = coerce(field, v)?;
         v.encode(field, &mut Encoder::filter(&mut col))?;
     }
-    let array = col.columns.pop().unwrap_or_else(|| ArrayColumn::new(field.kind));
-    args.add(Param::Array(&array)).map_err(|e| Error::codec(field, e))
+    let array = col
+        .columns
+        .pop()
+        .unwrap_or_else(|| ArrayColumn::new(field.kind));
+    args.add(Param::Array(&array))
+        .map_err(|e| Error::codec(field, e))
 }
 
 /// Converts a filter value to the field's own storage class, so the parameter type always
@@ -407,7 +435,10 @@ fn coerce<'v>(field: &'static FieldMeta, value: &'v Value) -> Result<std::borrow
         _ => return Ok(Cow::Borrowed(value)),
     };
     out.map(Cow::Owned).ok_or_else(|| {
-        Error::invalid_field(field, format_args!("filter value {value} does not fit the column"))
+        Error::invalid_field(
+            field,
+            format_args!("filter value {value} does not fit the column"),
+        )
     })
 }
 
@@ -438,7 +469,8 @@ impl ColumnSink {
     /// Remembers the current end of every array, so a row that fails half-way can be undone.
     pub(crate) fn begin_row(&mut self) {
         self.marks.clear();
-        self.marks.extend(self.columns.iter().map(ArrayColumn::mark));
+        self.marks
+            .extend(self.columns.iter().map(ArrayColumn::mark));
     }
 
     /// Removes everything written since [`ColumnSink::begin_row`].
@@ -536,9 +568,8 @@ fn bytes<'r>(field: &'static FieldMeta, v: &PgValueRef<'r>) -> Result<&'r [u8]> 
 }
 
 fn fixed<const N: usize>(field: &'static FieldMeta, b: &[u8]) -> Result<[u8; N]> {
-    b.try_into().map_err(|_| {
-        Error::codec(field, format_args!("expected {N} bytes, found {}", b.len()))
-    })
+    b.try_into()
+        .map_err(|_| Error::codec(field, format_args!("expected {N} bytes, found {}", b.len())))
 }
 
 fn text<'r>(field: &'static FieldMeta, v: &PgValueRef<'r>) -> Result<&'r str> {
@@ -560,7 +591,9 @@ fn parse<T: std::str::FromStr>(field: &'static FieldMeta, s: &str) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    s.trim().parse().map_err(|e| Error::codec(field, format_args!("{s:?}: {e}")))
+    s.trim()
+        .parse()
+        .map_err(|e| Error::codec(field, format_args!("{s:?}: {e}")))
 }
 
 impl RowReader<'_> {
@@ -590,7 +623,10 @@ impl RowReader<'_> {
             Some(w) => T::try_from(w).map(Some).map_err(|_| {
                 Error::codec(
                     field,
-                    format_args!("stored value {w} in column {} is out of range for {want}", field.column),
+                    format_args!(
+                        "stored value {w} in column {} is out of range for {want}",
+                        field.column
+                    ),
                 )
             }),
         }
@@ -768,9 +804,22 @@ mod tests {
     #[test]
     fn text_checks_name_the_field() {
         assert!(check_text(&TEXT, "abc", true).is_ok());
-        assert!(check_text(&TEXT, "äöü", true).is_ok(), "max_len counts characters, not bytes");
+        assert!(
+            check_text(&TEXT, "äöü", true).is_ok(),
+            "max_len counts characters, not bytes"
+        );
         let e = check_text(&TEXT, "abcd", true).unwrap_err();
-        assert!(matches!(e, Error::Validation { entity: "E", field: Some("name"), .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Validation {
+                    entity: "E",
+                    field: Some("name"),
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = check_text(&TEXT, "a\0", true).unwrap_err();
         assert!(e.to_string().contains("NUL"), "{e}");
     }

@@ -44,10 +44,11 @@ pub(crate) fn failure(e: &sqlx::Error) -> Failure {
         }
         sqlx::Error::Database(_) => match sqlstate(e) {
             Some(code) if is_connection_state(code) => Failure::Connection,
-            Some(code) if code.starts_with("21")
-                || code.starts_with("22")
-                || code.starts_with("23")
-                || code.starts_with("54") =>
+            Some(code)
+                if code.starts_with("21")
+                    || code.starts_with("22")
+                    || code.starts_with("23")
+                    || code.starts_with("54") =>
             {
                 Failure::Row
             }

@@ -5,8 +5,8 @@
 //! Statement text for the common operations comes from the derive (`T::META.pg`, computed at
 //! compile time); statements that depend on a query's shape (filters, batches) are built once
 //! per shape and cached. Values go straight from the entity into the binary wire format
-//! ([`codec`]): no intermediate rows on the hot path. Batches use binary `COPY` or
-//! `INSERT .. SELECT FROM UNNEST`, whichever is faster for the size (see [`batch`]).
+//! (the `codec` module): no intermediate rows on the hot path. Batches use binary `COPY` or
+//! `INSERT .. SELECT FROM UNNEST`, whichever is faster for the size (the `batch` module).
 //!
 //! # Connections
 //! The pool does not ping a connection before every use (`test_before_acquire(false)`, the
@@ -25,7 +25,7 @@
 //! each case in a schema of its own.
 
 mod batch;
-pub mod codec;
+mod codec;
 pub mod ddl;
 mod error;
 mod migrate;
@@ -259,7 +259,10 @@ impl Postgres {
     /// As [`Postgres::connect`]; [`Error::Validation`] when `DATABASE_URL` is not set.
     pub async fn from_env() -> Result<Self> {
         let url = std::env::var("DATABASE_URL").map_err(|_| {
-            Error::invalid("postgres", "DATABASE_URL is not set: set it to postgres://user@host/db")
+            Error::invalid(
+                "postgres",
+                "DATABASE_URL is not set: set it to postgres://user@host/db",
+            )
         })?;
         Self::connect(&url).await
     }
@@ -359,7 +362,9 @@ impl Postgres {
     pub async fn create_table_for(&self, meta: &EntityMeta) -> Result<()> {
         let mut conn = self.inner.pool.acquire().await.map_err(error::map)?;
         for stmt in ddl::create_table_statements(meta) {
-            conn.execute(sqlx::AssertSqlSafe(stmt)).await.map_err(error::map)?;
+            conn.execute(sqlx::AssertSqlSafe(stmt))
+                .await
+                .map_err(error::map)?;
         }
         Ok(())
     }
@@ -370,7 +375,10 @@ impl Postgres {
     /// [`Error::Validation`] when no schema was configured; otherwise as the backend's.
     pub async fn drop_schema(&self) -> Result<()> {
         let Some(schema) = &self.inner.schema else {
-            return Err(Error::invalid("postgres", "drop_schema needs PostgresOptions::schema"));
+            return Err(Error::invalid(
+                "postgres",
+                "drop_schema needs PostgresOptions::schema",
+            ));
         };
         let stmt = format!("DROP SCHEMA IF EXISTS {} CASCADE", ddl::quote_ident(schema));
         self.execute_ddl(&stmt).await
@@ -408,12 +416,20 @@ impl Postgres {
         {
             return Arc::clone(s);
         }
-        let mut map = self.inner.entities.write().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .inner
+            .entities
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         Arc::clone(map.entry(key).or_default())
     }
 
     pub(crate) async fn acquire(&self) -> Result<PoolConnection<sqlx::Postgres>> {
-        self.inner.pool.acquire().await.map_err(|e| self.fail(None, e))
+        self.inner
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| self.fail(None, e))
     }
 
     /// Passes a statement's result through, mapping its error like [`Postgres::fail`]; after a
@@ -510,7 +526,10 @@ mod tests {
         h.note_failure();
         assert!(h.suspect(Duration::from_secs(100)));
         std::thread::sleep(Duration::from_millis(2));
-        assert!(!h.suspect(Duration::ZERO), "a connection opened after the failure is trusted");
+        assert!(
+            !h.suspect(Duration::ZERO),
+            "a connection opened after the failure is trusted"
+        );
     }
 
     #[test]

@@ -15,10 +15,13 @@ use dal::{Aggregate, EntityMeta, FieldKind, FieldMeta, Order};
 
 use super::ddl::push_ident;
 
+/// An entity (its metadata's address) and a statement shape.
+type ShapeKey = (usize, Vec<u32>);
+
 /// Cached statement text per (entity, shape).
 #[derive(Default)]
 pub(crate) struct StatementCache {
-    map: RwLock<HashMap<(usize, Vec<u32>), Arc<str>>>,
+    map: RwLock<HashMap<ShapeKey, Arc<str>>>,
 }
 
 impl StatementCache {
@@ -183,7 +186,12 @@ pub(crate) fn range(
 }
 
 /// `SELECT DISTINCT ON (by) cols FROM t WHERE TRUE [AND conds] ORDER BY by NULLS FIRST, ts DESC`.
-pub(crate) fn latest(meta: &EntityMeta, by: &FieldMeta, ts: &FieldMeta, conditions: &[Condition]) -> String {
+pub(crate) fn latest(
+    meta: &EntityMeta,
+    by: &FieldMeta,
+    ts: &FieldMeta,
+    conditions: &[Condition],
+) -> String {
     let mut by_expr = String::new();
     push_col(&mut by_expr, by);
     let mut sql = format!("SELECT DISTINCT ON ({by_expr}) {} FROM ", meta.pg.columns);
@@ -221,7 +229,12 @@ fn push_metric_from(
 }
 
 /// `SELECT percentile_cont($1) WITHIN GROUP (ORDER BY value) FROM t WHERE window ..`.
-pub(crate) fn quantile(meta: &EntityMeta, ts: &FieldMeta, value: &FieldMeta, conditions: &[Condition]) -> String {
+pub(crate) fn quantile(
+    meta: &EntityMeta,
+    ts: &FieldMeta,
+    value: &FieldMeta,
+    conditions: &[Condition],
+) -> String {
     let mut sql = String::from("SELECT percentile_cont($1) WITHIN GROUP (ORDER BY ");
     push_ident(&mut sql, value.column);
     sql.push_str("::float8)");
@@ -231,7 +244,12 @@ pub(crate) fn quantile(meta: &EntityMeta, ts: &FieldMeta, value: &FieldMeta, con
 }
 
 /// `SELECT count, min, max, avg, sum (as float8) FROM t WHERE window ..`.
-pub(crate) fn summary(meta: &EntityMeta, ts: &FieldMeta, value: &FieldMeta, conditions: &[Condition]) -> String {
+pub(crate) fn summary(
+    meta: &EntityMeta,
+    ts: &FieldMeta,
+    value: &FieldMeta,
+    conditions: &[Condition],
+) -> String {
     let mut col = String::new();
     push_ident(&mut col, value.column);
     let mut sql = format!(
@@ -312,7 +330,10 @@ pub(crate) fn get_many(meta: &EntityMeta) -> String {
 pub(crate) fn copy_in(meta: &EntityMeta) -> String {
     let mut sql = String::from("COPY ");
     push_table(&mut sql, meta);
-    sql.push_str(&format!(" ({}) FROM STDIN (FORMAT binary)", meta.pg.columns));
+    sql.push_str(&format!(
+        " ({}) FROM STDIN (FORMAT binary)",
+        meta.pg.columns
+    ));
     sql
 }
 

@@ -12,11 +12,11 @@ use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use dal::query::{check_quantile, Condition};
+use dal::query::{Condition, check_quantile};
 use dal::value::RowCapture;
 use dal::{
-    Aggregate, AnyColumn, BatchReport, Bucket, Cursor, Entity, EntityMeta, Error, FieldMeta, Filter,
-    Keyed, ListQuery, MetricQuery, Page, RangeQuery, Result, Summary, TimeSeries,
+    Aggregate, AnyColumn, BatchReport, Bucket, Cursor, Entity, EntityMeta, Error, FieldMeta,
+    Filter, Keyed, ListQuery, MetricQuery, Page, RangeQuery, Result, Summary, TimeSeries,
 };
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnection, PgRow};
@@ -26,7 +26,7 @@ use super::codec::{self, BindSink, ColumnSink, Encoder, RowReader, Scalar, Sink}
 use super::error::{self, Failure};
 use super::sql::{self, kind};
 use super::tx::TxConn;
-use super::{batch, Postgres, PgTx};
+use super::{PgTx, Postgres, batch};
 
 /// A connection to run one operation on.
 pub(crate) enum Conn {
@@ -82,7 +82,12 @@ impl Session for Postgres {
 /// (or its prepared statements went stale after a schema change).
 fn is_stale(e: &Error) -> bool {
     match e {
-        Error::Unavailable { source, .. } | Error::Backend { source, transient: true, .. } => source
+        Error::Unavailable { source, .. }
+        | Error::Backend {
+            source,
+            transient: true,
+            ..
+        } => source
             .downcast_ref::<sqlx::Error>()
             .is_some_and(|e| error::failure(e) == Failure::Connection || error::is_stale_plan(e)),
         _ => false,
@@ -185,13 +190,19 @@ fn limit_i64(n: usize) -> i64 {
 
 fn timestamp_field<T: Entity>() -> Result<&'static FieldMeta> {
     T::META.timestamp().ok_or_else(|| {
-        Error::invalid(T::META.name, "this operation needs an #[entity(timestamp)] field")
+        Error::invalid(
+            T::META.name,
+            "this operation needs an #[entity(timestamp)] field",
+        )
     })
 }
 
 fn keyed_meta<T: Keyed>() -> Result<&'static EntityMeta> {
     if T::META.id_fields.is_empty() || T::META.pg.select_by_key.is_empty() {
-        return Err(Error::invalid(T::META.name, "this operation needs #[entity(id)] fields"));
+        return Err(Error::invalid(
+            T::META.name,
+            "this operation needs #[entity(id)] fields",
+        ));
     }
     Ok(T::META)
 }
@@ -226,7 +237,10 @@ pub(crate) async fn get<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<Opt
     .await
 }
 
-pub(crate) async fn get_many<S: Session, T: Keyed>(s: &S, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
+pub(crate) async fn get_many<S: Session, T: Keyed>(
+    s: &S,
+    keys: &[T::Key],
+) -> Result<Vec<Option<T>>> {
     let meta = keyed_meta::<T>()?;
     if keys.is_empty() {
         return Ok(Vec::new());
@@ -245,7 +259,8 @@ pub(crate) async fn get_many<S: Session, T: Keyed>(s: &S, keys: &[T::Key]) -> Re
                 T::encode_key(k, &mut Encoder::filter(&mut cols))?;
             }
             let mut args = PgArguments::default();
-            cols.bind(&mut args).map_err(|e| Error::invalid(meta.name, e))?;
+            cols.bind(&mut args)
+                .map_err(|e| Error::invalid(meta.name, e))?;
             let mut conn = s.conn().await?;
             let r = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
                 .fetch_all(&mut *conn)
@@ -260,7 +275,9 @@ pub(crate) async fn get_many<S: Session, T: Keyed>(s: &S, keys: &[T::Key]) -> Re
                 let slot = usize::try_from(ord - 1)
                     .ok()
                     .and_then(|i| out.get_mut(i))
-                    .ok_or_else(|| Error::invalid(meta.name, "get_many: key position out of range"))?;
+                    .ok_or_else(|| {
+                        Error::invalid(meta.name, "get_many: key position out of range")
+                    })?;
                 *slot = Some(decode::<T>(row)?);
             }
             Ok(out)
@@ -274,17 +291,17 @@ pub(crate) async fn list<S: Session, T: Keyed>(s: &S, query: &ListQuery<T>) -> R
     query.validate(meta.name)?;
     let conditions = query.filter.conditions();
     let after = query.after.as_ref().map(Cursor::key_values);
-    if let Some(values) = after {
-        if values.len() != meta.id_fields.len() {
-            return Err(Error::invalid(
-                meta.name,
-                format_args!(
-                    "cursor holds {} key values, but the key has {} parts: pass a cursor from a page of this entity",
-                    values.len(),
-                    meta.id_fields.len()
-                ),
-            ));
-        }
+    if let Some(values) = after
+        && values.len() != meta.id_fields.len()
+    {
+        return Err(Error::invalid(
+            meta.name,
+            format_args!(
+                "cursor holds {} key values, but the key has {} parts: pass a cursor from a page of this entity",
+                values.len(),
+                meta.id_fields.len()
+            ),
+        ));
     }
     let mut shape = vec![kind::LIST, u32::from(after.is_some())];
     sql::shape_conditions(&mut shape, conditions);
@@ -355,11 +372,18 @@ pub(crate) async fn append<S: Session, T: TimeSeries>(s: &S, row: &T) -> Result<
     }
 }
 
-pub(crate) async fn range<S: Session, T: TimeSeries>(s: &S, query: &RangeQuery<T>) -> Result<Vec<T>> {
+pub(crate) async fn range<S: Session, T: TimeSeries>(
+    s: &S,
+    query: &RangeQuery<T>,
+) -> Result<Vec<T>> {
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
     let conditions = query.filter.conditions();
-    let mut shape = vec![kind::RANGE, query.order as u32, u32::from(query.limit.is_some())];
+    let mut shape = vec![
+        kind::RANGE,
+        query.order as u32,
+        u32::from(query.limit.is_some()),
+    ];
     sql::shape_conditions(&mut shape, conditions);
     let sql = s.pg().statements().get(meta, shape, || {
         sql::range(meta, ts, conditions, query.order, query.limit.is_some())
@@ -406,8 +430,17 @@ pub(crate) async fn latest<S: Session, T: TimeSeries>(
     .await
 }
 
-fn metric_shape(kind: u32, query_value: &FieldMeta, extra: u32, conditions: &[Condition]) -> Vec<u32> {
-    let mut shape = vec![kind, u32::try_from(query_value.index).unwrap_or(u32::MAX), extra];
+fn metric_shape(
+    kind: u32,
+    query_value: &FieldMeta,
+    extra: u32,
+    conditions: &[Condition],
+) -> Vec<u32> {
+    let mut shape = vec![
+        kind,
+        u32::try_from(query_value.index).unwrap_or(u32::MAX),
+        extra,
+    ];
     sql::shape_conditions(&mut shape, conditions);
     shape
 }
@@ -477,7 +510,10 @@ pub(crate) async fn quantile<S: Session, T: TimeSeries>(
     }
 }
 
-pub(crate) async fn summary<S: Session, T: TimeSeries>(s: &S, query: &MetricQuery<T>) -> Result<Summary> {
+pub(crate) async fn summary<S: Session, T: TimeSeries>(
+    s: &S,
+    query: &MetricQuery<T>,
+) -> Result<Summary> {
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
     let value = query.value.field();
@@ -575,7 +611,11 @@ macro_rules! backend_impls {
             async fn range<T: TimeSeries>(&self, query: &RangeQuery<T>) -> Result<Vec<T>> {
                 range(self, query).await
             }
-            async fn latest<T: TimeSeries>(&self, by: AnyColumn<T>, filter: &Filter<T>) -> Result<Vec<T>> {
+            async fn latest<T: TimeSeries>(
+                &self,
+                by: AnyColumn<T>,
+                filter: &Filter<T>,
+            ) -> Result<Vec<T>> {
                 latest(self, by, filter).await
             }
             async fn flush(&self) -> Result<()> {
@@ -585,7 +625,11 @@ macro_rules! backend_impls {
         }
 
         impl dal::MetricsBackend for $ty {
-            async fn quantile<T: TimeSeries>(&self, query: &MetricQuery<T>, p: f64) -> Result<Option<f64>> {
+            async fn quantile<T: TimeSeries>(
+                &self,
+                query: &MetricQuery<T>,
+                p: f64,
+            ) -> Result<Option<f64>> {
                 quantile(self, query, p).await
             }
             async fn summary<T: TimeSeries>(&self, query: &MetricQuery<T>) -> Result<Summary> {

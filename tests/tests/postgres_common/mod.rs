@@ -15,7 +15,10 @@ pub(crate) struct TestPg {
 }
 
 /// `None` (test skipped, loudly) without `DATABASE_URL`; panics under CI.
-pub(crate) async fn connect(prefix: &str, tune: impl FnOnce(PostgresOptions) -> PostgresOptions) -> Option<TestPg> {
+pub(crate) async fn connect(
+    prefix: &str,
+    tune: impl FnOnce(PostgresOptions) -> PostgresOptions,
+) -> Option<TestPg> {
     let url = dal_tests::store_url("DATABASE_URL")?;
     let schema = dal_tests::unique_namespace(prefix);
     let options = tune(
@@ -24,7 +27,9 @@ pub(crate) async fn connect(prefix: &str, tune: impl FnOnce(PostgresOptions) -> 
             .application_name(schema.clone())
             .max_connections(4),
     );
-    let pg = Postgres::connect_with(options).await.expect("connect to DATABASE_URL");
+    let pg = Postgres::connect_with(options)
+        .await
+        .expect("connect to DATABASE_URL");
     let admin = sqlx::postgres::PgPoolOptions::new()
         .max_connections(2)
         .after_connect({
@@ -54,10 +59,12 @@ impl TestPg {
 
     /// `SELECT count(*)` of a table.
     pub(crate) async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM \"{table}\"")))
-            .fetch_one(&self.admin)
-            .await
-            .expect("count")
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM \"{table}\""
+        )))
+        .fetch_one(&self.admin)
+        .await
+        .expect("count")
     }
 
     /// Terminates every server connection of the backend under test; returns how many.

@@ -795,3 +795,67 @@ async fn rows_sent_equal_rows_stored_across_an_outage() {
     assert_eq!(rows, total as usize, "rows sent = rows stored");
     db.drop_table::<Sample>().await.expect("drop");
 }
+
+/// `host:port` of a `postgres://user:pass@host:port/db` URL.
+fn url_addr(url: &str) -> Option<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    host_port.to_socket_addrs().ok()?.next()
+}
+
+#[tokio::test]
+async fn the_first_append_waits_for_questdb_to_create_the_table() {
+    let ns = dal_tests::unique_namespace("qdb_late");
+    let Some(mut options) = live(&ns) else { return };
+    let Some(pg) = url_addr(&options.pg_url) else {
+        eprintln!("SKIPPED (QuestDB late start): QDB_PG_URL has no host:port");
+        return;
+    };
+    let proxy = CutProxy::start(pg);
+    proxy.cut();
+    let (user_part, rest) = options.pg_url.split_once("://").expect("url");
+    let auth = rest.split('/').next().unwrap_or_default();
+    let creds = auth
+        .rsplit_once('@')
+        .map(|(c, _)| format!("{c}@"))
+        .unwrap_or_default();
+    let path = rest.split_once('/').map(|(_, p)| p).unwrap_or("qdb");
+    options.pg_url = format!("{user_part}://{creds}{}/{path}", proxy.addr);
+    options.connect_timeout = Duration::from_millis(200);
+    options.writer.retry.max_backoff = Duration::from_millis(100);
+    let db = QuestDb::connect(options).expect("a handle while QuestDB is unreachable");
+    assert!(db.health_check().await.is_err());
+
+    let repo: Repository<Sample, _> = Repository::new(db.clone());
+    let row = Sample {
+        id: 1,
+        ts: at(T0),
+        name: "a".into(),
+        value: 1.0,
+        qty: None,
+    };
+    let pending = {
+        let (repo, row) = (repo.clone(), row.clone());
+        tokio::spawn(async move { repo.append(&row).await })
+    };
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        !pending.is_finished(),
+        "the append waits instead of failing"
+    );
+    proxy.restore();
+    tokio::time::timeout(Duration::from_secs(10), pending)
+        .await
+        .expect("the append finishes once QuestDB is reachable")
+        .expect("join")
+        .expect("append");
+    repo.flush().await.expect("flush");
+    let got = repo
+        .range(&RangeQuery::new(at(T0), at(T0 + 1)))
+        .await
+        .expect("range");
+    assert_eq!(got, [row]);
+    db.drop_table::<Sample>().await.expect("drop");
+}

@@ -8,6 +8,40 @@
 //! escaping of user values), streams typed binary rows that decode straight into entities, and
 //! sqlx pools and prepares statements; `/exec` would return JSON to re-parse per value.
 //!
+//! ```no_run
+//! use chrono::{Duration, Utc};
+//! use dal::{Entity, MetricQuery, MetricsStore, Repository, TimeSeriesStore};
+//! use dal_backends::questdb::{QuestDb, QuestDbOptions};
+//!
+//! #[derive(Debug, Clone, Entity)]
+//! #[entity(table = "ticks", questdb(partition = "day", ttl = "30d", dedup))]
+//! struct Tick {
+//!     #[entity(id)]
+//!     id: i64,
+//!     #[entity(timestamp)]
+//!     ts: chrono::DateTime<Utc>,
+//!     #[entity(symbol)]
+//!     venue: String,
+//!     price: f64,
+//! }
+//!
+//! # async fn run() -> dal::Result<()> {
+//! let db = QuestDb::connect(QuestDbOptions::new(
+//!     "http::addr=127.0.0.1:9000;",
+//!     "postgres://admin:quest@127.0.0.1:8812/qdb",
+//! ))?;
+//! let ticks: Repository<Tick, QuestDb> = Repository::new(db.clone());
+//! let now = Utc::now();
+//! ticks.append(&Tick { id: 1, ts: now, venue: "XNYS".into(), price: 101.5 }).await?;
+//! ticks.flush().await?; // acknowledged by QuestDB and applied: visible to reads
+//! let window = MetricQuery::new(Tick::PRICE, now - Duration::hours(1), now + Duration::seconds(1));
+//! let p99 = ticks.quantile(&window, 0.99).await?;
+//! db.close().await?; // sends what is still queued
+//! # let _ = p99;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Tables
 //! With [`QuestDbOptions::create_tables`] (the default) the first use of an entity runs
 //! `CREATE TABLE IF NOT EXISTS` from its metadata ([`ddl::create_table_sql`]) and checks the
@@ -365,7 +399,29 @@ impl QuestDb {
                 None => {}
             }
         }
-        self.create_table::<T>().await?;
+        // Rows must not reach QuestDB before their table exists (ILP would auto-create it with
+        // other types), so while QuestDB is unreachable the first write of an entity waits, as
+        // appends do when the queue is full, up to the writer's flush timeout.
+        let retry = &self.inner.options.writer.retry;
+        let limit = self
+            .inner
+            .options
+            .writer
+            .flush_timeout
+            .unwrap_or(Duration::MAX);
+        let started = std::time::Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt = attempt.saturating_add(1);
+            match self.create_table::<T>().await {
+                Ok(()) => break,
+                Err(e) if e.is_transient() && started.elapsed() < limit => {
+                    tracing::warn!(backend = NAME, table, attempt, error = %e, "cannot create the table yet; retrying");
+                    tokio::time::sleep(retry.backoff(attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         if dirty {
             self.redirty(table);
         }

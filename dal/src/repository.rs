@@ -8,7 +8,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use tracing::Instrument;
+use std::future::Future;
+
+use tracing::{Instrument, Span};
 
 use crate::backend::{Backend, CacheBackend, MetricsBackend, RecordBackend, TimeSeriesBackend};
 use crate::entity::{Entity, Keyed, TimeSeries};
@@ -58,6 +60,17 @@ impl<T: Entity, B: fmt::Debug> fmt::Debug for Repository<T, B> {
     }
 }
 
+/// Runs `fut` in `span`, without the `Instrumented` wrapper when no subscriber wants the span:
+/// entering and leaving a disabled span still costs about 300 instructions per call (the `log`
+/// fallback that sqlx switches on checks the logger twice per poll).
+async fn traced<F: Future>(span: Span, fut: F) -> F::Output {
+    if span.is_disabled() {
+        fut.await
+    } else {
+        fut.instrument(span).await
+    }
+}
+
 macro_rules! span {
     ($b:ty, $t:ty, $op:literal) => {
         tracing::debug_span!(
@@ -80,62 +93,47 @@ macro_rules! span {
 
 impl<T: Keyed, B: RecordBackend> RecordStore<T> for Repository<T, B> {
     async fn save(&self, entity: &T) -> Result<()> {
-        self.backend
-            .save(entity)
-            .instrument(span!(B, T, "save"))
-            .await
+        traced(span!(B, T, "save"), self.backend.save(entity)).await
     }
     async fn save_all(&self, entities: &[T]) -> Result<BatchReport> {
-        self.backend
-            .save_all(entities)
-            .instrument(span!(B, T, "save_all", entities.len()))
-            .await
+        traced(
+            span!(B, T, "save_all", entities.len()),
+            self.backend.save_all(entities),
+        )
+        .await
     }
     async fn get(&self, key: &T::Key) -> Result<Option<T>> {
-        self.backend
-            .get::<T>(key)
-            .instrument(span!(B, T, "get"))
-            .await
+        traced(span!(B, T, "get"), self.backend.get::<T>(key)).await
     }
     async fn get_many(&self, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
-        self.backend
-            .get_many::<T>(keys)
-            .instrument(span!(B, T, "get_many", keys.len()))
-            .await
+        traced(
+            span!(B, T, "get_many", keys.len()),
+            self.backend.get_many::<T>(keys),
+        )
+        .await
     }
     async fn list(&self, query: &ListQuery<T>) -> Result<Page<T>> {
         query.validate(T::META.name)?;
-        self.backend
-            .list(query)
-            .instrument(span!(B, T, "list"))
-            .await
+        traced(span!(B, T, "list"), self.backend.list(query)).await
     }
     async fn delete(&self, key: &T::Key) -> Result<bool> {
-        self.backend
-            .delete::<T>(key)
-            .instrument(span!(B, T, "delete"))
-            .await
+        traced(span!(B, T, "delete"), self.backend.delete::<T>(key)).await
     }
 }
 
 impl<T: TimeSeries, B: TimeSeriesBackend> TimeSeriesStore<T> for Repository<T, B> {
     async fn append(&self, row: &T) -> Result<()> {
-        self.backend
-            .append(row)
-            .instrument(span!(B, T, "append"))
-            .await
+        traced(span!(B, T, "append"), self.backend.append(row)).await
     }
     async fn append_all(&self, rows: &[T]) -> Result<BatchReport> {
-        self.backend
-            .append_all(rows)
-            .instrument(span!(B, T, "append_all", rows.len()))
-            .await
+        traced(
+            span!(B, T, "append_all", rows.len()),
+            self.backend.append_all(rows),
+        )
+        .await
     }
     async fn range(&self, query: &RangeQuery<T>) -> Result<Vec<T>> {
-        self.backend
-            .range(query)
-            .instrument(span!(B, T, "range"))
-            .await
+        traced(span!(B, T, "range"), self.backend.range(query)).await
     }
     async fn latest(
         &self,
@@ -143,13 +141,10 @@ impl<T: TimeSeries, B: TimeSeriesBackend> TimeSeriesStore<T> for Repository<T, B
         filter: &Filter<T>,
     ) -> Result<Vec<T>> {
         let by = by.into();
-        self.backend
-            .latest(by, filter)
-            .instrument(span!(B, T, "latest"))
-            .await
+        traced(span!(B, T, "latest"), self.backend.latest(by, filter)).await
     }
     async fn flush(&self) -> Result<()> {
-        self.backend.flush().instrument(span!(B, T, "flush")).await
+        traced(span!(B, T, "flush"), self.backend.flush()).await
     }
 }
 
@@ -157,17 +152,11 @@ impl<T: TimeSeries, B: MetricsBackend> MetricsStore<T> for Repository<T, B> {
     async fn quantile(&self, query: &MetricQuery<T>, p: f64) -> Result<Option<f64>> {
         query.validate()?;
         crate::query::check_quantile(T::META.name, p)?;
-        self.backend
-            .quantile(query, p)
-            .instrument(span!(B, T, "quantile"))
-            .await
+        traced(span!(B, T, "quantile"), self.backend.quantile(query, p)).await
     }
     async fn summary(&self, query: &MetricQuery<T>) -> Result<Summary> {
         query.validate()?;
-        self.backend
-            .summary(query)
-            .instrument(span!(B, T, "summary"))
-            .await
+        traced(span!(B, T, "summary"), self.backend.summary(query)).await
     }
     async fn downsample(
         &self,
@@ -177,10 +166,11 @@ impl<T: TimeSeries, B: MetricsBackend> MetricsStore<T> for Repository<T, B> {
     ) -> Result<Vec<Bucket>> {
         query.validate()?;
         crate::query::bucket_start(T::META.name, query.start, width)?;
-        self.backend
-            .downsample(query, width, aggregate)
-            .instrument(span!(B, T, "downsample"))
-            .await
+        traced(
+            span!(B, T, "downsample"),
+            self.backend.downsample(query, width, aggregate),
+        )
+        .await
     }
 }
 
@@ -197,47 +187,38 @@ fn check_ttl<T: Entity>(ttl: Option<Duration>) -> Result<()> {
 impl<T: Keyed, B: CacheBackend> CacheStore<T> for Repository<T, B> {
     async fn put(&self, entity: &T) -> Result<()> {
         let ttl = T::META.default_ttl;
-        self.backend
-            .put(entity, ttl)
-            .instrument(span!(B, T, "put"))
-            .await
+        traced(span!(B, T, "put"), self.backend.put(entity, ttl)).await
     }
     async fn put_with_ttl(&self, entity: &T, ttl: Duration) -> Result<()> {
         check_ttl::<T>(Some(ttl))?;
-        self.backend
-            .put(entity, Some(ttl))
-            .instrument(span!(B, T, "put"))
-            .await
+        traced(span!(B, T, "put"), self.backend.put(entity, Some(ttl))).await
     }
     async fn put_all(&self, entities: &[T]) -> Result<BatchReport> {
         let ttl = T::META.default_ttl;
-        self.backend
-            .put_all(entities, ttl)
-            .instrument(span!(B, T, "put_all", entities.len()))
-            .await
+        traced(
+            span!(B, T, "put_all", entities.len()),
+            self.backend.put_all(entities, ttl),
+        )
+        .await
     }
     async fn lookup(&self, key: &T::Key) -> Result<Option<T>> {
-        self.backend
-            .lookup::<T>(key)
-            .instrument(span!(B, T, "lookup"))
-            .await
+        traced(span!(B, T, "lookup"), self.backend.lookup::<T>(key)).await
     }
     async fn lookup_many(&self, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
-        self.backend
-            .lookup_many::<T>(keys)
-            .instrument(span!(B, T, "lookup_many", keys.len()))
-            .await
+        traced(
+            span!(B, T, "lookup_many", keys.len()),
+            self.backend.lookup_many::<T>(keys),
+        )
+        .await
     }
     async fn invalidate(&self, key: &T::Key) -> Result<bool> {
-        self.backend
-            .invalidate::<T>(key)
-            .instrument(span!(B, T, "invalidate"))
-            .await
+        traced(span!(B, T, "invalidate"), self.backend.invalidate::<T>(key)).await
     }
     async fn remaining_ttl(&self, key: &T::Key) -> Result<Option<Duration>> {
-        self.backend
-            .remaining_ttl::<T>(key)
-            .instrument(span!(B, T, "remaining_ttl"))
-            .await
+        traced(
+            span!(B, T, "remaining_ttl"),
+            self.backend.remaining_ttl::<T>(key),
+        )
+        .await
     }
 }

@@ -859,3 +859,54 @@ async fn the_first_append_waits_for_questdb_to_create_the_table() {
     assert_eq!(got, [row]);
     db.drop_table::<Sample>().await.expect("drop");
 }
+
+#[tokio::test]
+async fn reads_survive_a_schema_change() {
+    let Some(db) = connect("qdb_alter") else {
+        return;
+    };
+    let repo: Repository<Sample, _> = Repository::new(db.clone());
+    let row = Sample {
+        id: 1,
+        ts: at(T0),
+        name: "a".into(),
+        value: 1.0,
+        qty: Some(2),
+    };
+    repo.append(&row).await.expect("append");
+    repo.flush().await.expect("flush");
+    let window = RangeQuery::new(at(T0), at(T0 + 1));
+    // Prepared and cached on the pool's connections...
+    for _ in 0..3 {
+        assert_eq!(repo.range(&window).await.expect("range"), [row.clone()]);
+    }
+    // ...then the table changes under them.
+    let table = db.table_name(Sample::META);
+    db.execute(&format!("ALTER TABLE \"{table}\" ADD COLUMN extra LONG"))
+        .await
+        .expect("alter");
+    db.execute(&format!("ALTER TABLE \"{table}\" DROP COLUMN qty"))
+        .await
+        .expect("drop column");
+    db.execute(&format!("ALTER TABLE \"{table}\" ADD COLUMN qty LONG"))
+        .await
+        .expect("re-add column");
+    // Schema changes of a WAL table are applied asynchronously too.
+    db.execute(&format!("SELECT wait_wal_table('{table}')"))
+        .await
+        .expect("wait");
+    for _ in 0..3 {
+        let got = repo
+            .range(&window)
+            .await
+            .expect("range after the schema change");
+        assert_eq!(
+            got,
+            [Sample {
+                qty: None,
+                ..row.clone()
+            }]
+        );
+    }
+    db.drop_table::<Sample>().await.expect("drop");
+}

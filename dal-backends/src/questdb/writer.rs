@@ -6,7 +6,9 @@
 //! - **Bounded, with backpressure.** Every queued row holds one permit of a semaphore of
 //!   [`WriterOptions::max_pending_rows`] (rows staged plus rows in flight), and the staging buffer
 //!   is capped at [`WriterOptions::max_pending_bytes`]. When QuestDB is slow or down the permits
-//!   run out and `append` waits; nothing is dropped.
+//!   run out and `append` waits; nothing is dropped. This bounded staging buffer is the queue:
+//!   rows are encoded once, straight into the `Buffer` that will be sent, where a channel of
+//!   rows would clone every entity and encode it later, on the writer task.
 //! - **Never blocks the runtime.** questdb-rs's HTTP sender is synchronous (ureq); each request
 //!   runs on `spawn_blocking`, and the sender moves into and out of that closure.
 //! - **Retries the same bytes.** One ILP-over-HTTP request is all-or-nothing, so a failed batch is

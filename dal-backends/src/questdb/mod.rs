@@ -348,6 +348,15 @@ impl QuestDb {
         Ok(())
     }
 
+    /// The names of the tables on the server (`tables()`), for maintenance such as removing the
+    /// tables of old test namespaces.
+    ///
+    /// # Errors
+    /// Connection errors.
+    pub async fn table_names(&self) -> Result<Vec<String>> {
+        store::table_names(self).await
+    }
+
     /// Runs one SQL statement over the PG wire and discards its result (DDL, maintenance).
     ///
     /// # Errors

@@ -52,6 +52,14 @@ pub(crate) async fn execute(db: &QuestDb, sql: String) -> Result<()> {
         .map_err(error::sql)
 }
 
+/// Every table name on the server.
+pub(crate) async fn table_names(db: &QuestDb) -> Result<Vec<String>> {
+    let rows = fetch_all(db, "SELECT table_name FROM tables()".to_owned(), &[]).await?;
+    rows.iter()
+        .map(|r| r.try_get::<String, _>(0).map_err(error::sql))
+        .collect()
+}
+
 /// `CREATE TABLE IF NOT EXISTS` + `SHOW COLUMNS` check (see [`ddl`]).
 pub(crate) async fn create_and_check(
     db: &QuestDb,

@@ -878,7 +878,10 @@ async fn reads_survive_a_schema_change() {
     let window = RangeQuery::new(at(T0), at(T0 + 1));
     // Prepared and cached on the pool's connections...
     for _ in 0..3 {
-        assert_eq!(repo.range(&window).await.expect("range"), [row.clone()]);
+        assert_eq!(
+            repo.range(&window).await.expect("range"),
+            std::slice::from_ref(&row)
+        );
     }
     // ...then the table changes under them.
     let table = db.table_name(Sample::META);

@@ -10,7 +10,7 @@
 //! Pairs are skipped without `DATABASE_URL`.
 
 use std::fmt::Write as _;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use dal::{RangeQuery, RecordStore, Repository, TextEnum, TimeSeriesStore};
@@ -54,7 +54,11 @@ fn trade(i: usize, round: u64) -> Trade {
         id: Uuid::from_u64_pair(round, i as u64),
         timestamp: epoch() + chrono::Duration::milliseconds(i as i64 * 10),
         trader_id: format!("trader-{}", i % 8),
-        mode: if i.is_multiple_of(2) { Mode::Paper } else { Mode::Live },
+        mode: if i.is_multiple_of(2) {
+            Mode::Paper
+        } else {
+            Mode::Live
+        },
         action: [Action::Buy, Action::Sell, Action::Swap][i % 3],
         base_token: format!("BaseMint{:04}So11111111111111111111111111", i % 50),
         quote_token: "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v".to_owned(),
@@ -63,7 +67,11 @@ fn trade(i: usize, round: u64) -> Trade {
         slippage: 0.001,
         fee: 0.000_005,
         priority_fee: 10_000 + i as i64,
-        transfer_fee: if i.is_multiple_of(5) { Some(0.01) } else { None },
+        transfer_fee: if i.is_multiple_of(5) {
+            Some(0.01)
+        } else {
+            None
+        },
         tx_signature: if i % 2 == 1 {
             Some(format!("5ig{i:085}"))
         } else {
@@ -103,6 +111,7 @@ async fn run_pairs(h: &mut Harness, pg: &Postgres) -> Result<(), BoxError> {
 
     if h.wants("pg_save_all_100k") || h.wants("pg_append_all_100k") {
         bulk(h, &pool, &trades, &rows).await?;
+        crossover(&pool).await?;
     }
 
     // The table holds the 100k rows from here on.
@@ -284,6 +293,39 @@ async fn bulk(
     let raw_best = best[2..].iter().copied().fold(0f64, f64::max);
     h.record("pg_save_all_100k", best[0], raw_best);
     h.record("pg_append_all_100k", best[1], raw_best);
+    Ok(())
+}
+
+/// Binary COPY beside UNNEST at small sizes, fresh keys each time: where COPY starts to win
+/// decides `COPY_MIN_ROWS` in the backend.
+async fn crossover(pool: &PgPool) -> Result<(), BoxError> {
+    truncate(pool).await?;
+    let mut line = String::from("# pg insert rows/s by batch size (binary COPY / UNNEST):");
+    let mut round = 1_000u64;
+    for size in [10usize, 100, 300, 1_000, 10_000] {
+        let reps = (20_000 / size).clamp(3, 200);
+        let (mut copy, mut unnest) = (Duration::ZERO, Duration::ZERO);
+        for _ in 0..reps {
+            round += 1;
+            let batch: Vec<Trade> = (0..size).map(|i| trade(i, round)).collect();
+            let t = Instant::now();
+            raw_copy_binary(pool, &batch).await?;
+            copy += t.elapsed();
+            round += 1;
+            let batch: Vec<Trade> = (0..size).map(|i| trade(i, round)).collect();
+            let t = Instant::now();
+            raw_unnest(pool, &batch, false).await?;
+            unnest += t.elapsed();
+        }
+        let n = (size * reps) as f64;
+        let _ = write!(
+            line,
+            " {size}: {:.0} / {:.0};",
+            n / copy.as_secs_f64(),
+            n / unnest.as_secs_f64()
+        );
+    }
+    println!("{line}");
     Ok(())
 }
 

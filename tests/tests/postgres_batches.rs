@@ -33,6 +33,9 @@ struct Event {
     value: f64,
 }
 
+/// Enough rows to encode past the backend's COPY threshold (256 KiB).
+const LARGE: i64 = 20_000;
+
 fn item(id: i64) -> Item {
     Item {
         id,
@@ -118,7 +121,7 @@ async fn large_batch_reports_rejected_rows_and_writes_the_rest() {
     let Some(t) = setup("pgb_large").await else {
         return;
     };
-    check_partial_failure(&t, 1_000, [10, 20, 500, 900]).await;
+    check_partial_failure(&t, LARGE, [10, 20, 15_000, 19_999]).await;
     t.finish().await;
 }
 
@@ -181,7 +184,7 @@ async fn a_batch_rejected_as_a_whole_leaves_nothing() {
     )
     .await;
     let repo: Repository<Item, Postgres> = Repository::new(t.pg.clone());
-    for n in [2_000, 10] {
+    for n in [LARGE, 10] {
         let mut rows: Vec<Item> = (0..n).map(item).collect();
         rows[n as usize - 2].qty = 666;
         let e = repo
@@ -205,20 +208,20 @@ async fn batches_inside_a_transaction_keep_it_usable() {
     };
     let tx: PgTx = t.pg.begin().await.expect("begin");
     let items: Repository<Item, PgTx> = Repository::new(tx.clone());
-    for n in [10, 400] {
+    for n in [10, LARGE] {
         let rows = batch_with_bad_rows(n, [1, 2, 3, 4]);
         let report = items.save_all(&rows).await.expect("save_all in tx");
         assert_eq!(report.failed.len(), 4);
         // Still usable after the server rejected rows inside it.
         items
-            .save(&item(10_000 + n))
+            .save(&item(1_000_000 + n))
             .await
             .expect("save after the batch");
     }
     assert_eq!(t.count("items").await, 0, "invisible before commit");
     tx.commit().await.expect("commit");
-    // Ids 0..400 (the second batch upserts the first's), minus the 4 bad ones, plus 2 saves.
-    assert_eq!(t.count("items").await, 396 + 2);
+    // Ids 0..LARGE (the second batch upserts the first's), minus the 4 bad ones, plus 2 saves.
+    assert_eq!(t.count("items").await, LARGE - 4 + 2);
     t.finish().await;
 }
 
@@ -229,7 +232,7 @@ async fn append_all_without_ids_inserts_every_row() {
     };
     let events: Repository<Event, Postgres> = Repository::new(t.pg.clone());
     let at = DateTime::from_timestamp(1_700_000_000, 0).expect("ts");
-    let mut rows: Vec<Event> = (0..300)
+    let mut rows: Vec<Event> = (0..20_000)
         .map(|i| Event {
             ts: at,
             kind: "fill".to_owned(),
@@ -242,7 +245,7 @@ async fn append_all_without_ids_inserts_every_row() {
     assert_eq!(report.failed[0].0, 7);
     // The same rows again: without ids nothing deduplicates.
     events.append_all(&rows[..10]).await.expect("again");
-    assert_eq!(t.count("events").await, 299 + 9);
+    assert_eq!(t.count("events").await, 19_999 + 9);
     let nested = t.pg.begin().await.expect("begin");
     let sp = nested.begin().await.expect("savepoint");
     Repository::<Event, PgTx>::new(sp.clone())
@@ -251,6 +254,6 @@ async fn append_all_without_ids_inserts_every_row() {
         .expect("append in savepoint");
     sp.rollback().await.expect("rollback savepoint");
     nested.commit().await.expect("commit");
-    assert_eq!(t.count("events").await, 299 + 9);
+    assert_eq!(t.count("events").await, 19_999 + 9);
     t.finish().await;
 }

@@ -1,16 +1,20 @@
 //! Batch writes (`save_all`, `append_all`) at the speed Postgres allows, with a per-item outcome.
 //!
-//! Measured on this project's machine (`cargo run --release -p dal-bench -- --filter pg_`,
-//! 100k trade rows, raw sqlx): binary `COPY` is the fastest way in, about 1.7x
-//! `INSERT .. SELECT FROM UNNEST`, itself faster than multi-row `VALUES`; below a few hundred
-//! rows the extra round trip of `COPY` costs more than it saves. So:
-//! - appends of [`COPY_MIN_ROWS`] rows or more stream one binary `COPY`; smaller ones are one
-//!   `INSERT .. SELECT FROM UNNEST($1, .., $n)` (one parameter per column, never near the
-//!   65,535-parameter limit, one statement text per entity);
-//! - upserts cannot `COPY` (no `ON CONFLICT`), but a bulk load of new keys is the common large
-//!   batch: large upserts first try a binary `COPY`, and if a key already exists (unique
-//!   violation: the statement wrote nothing) switch to `UNNEST .. ON CONFLICT DO UPDATE`, and
-//!   remember that for the entity so later batches go there directly.
+//! Measured with raw sqlx in one run (`cargo run --release -p dal-bench -- --filter pg_`, the
+//! example's `trades` table with its indexes): binary `COPY` is the fastest way in for large
+//! batches, then `INSERT .. SELECT FROM UNNEST`, multi-row `VALUES`, one `INSERT` per row far
+//! behind. For small batches `UNNEST` wins: it is one round trip, and a small `COPY` also waits
+//! for a delayed ACK (see [`COPY_HOLD_BYTES`]). For upserts of existing keys, `COPY` into a
+//! temporary table plus one `INSERT .. SELECT .. ON CONFLICT` beats `UNNEST .. ON CONFLICT`. So:
+//! - a batch that encodes to [`COPY_HOLD_BYTES`] or more is streamed through one binary `COPY`
+//!   (started once that much is encoded, so encoding overlaps the server's work); a smaller
+//!   one is one `INSERT .. SELECT FROM UNNEST($1, .., $n)` statement (one array parameter per
+//!   column: never near the 65,535-parameter limit, one statement text per entity);
+//! - upserts (`save_all`, and `append_all` of a time series with ids, whose ids are its primary
+//!   key) first `COPY` straight into the table, the common bulk load of new keys; if a key
+//!   exists (a unique violation: the statement wrote nothing) they `COPY` into the session's
+//!   temporary stage and upsert from it, and remember that for the entity, so its later large
+//!   upserts go to the stage directly.
 //!
 //! Per-item outcome: every row is checked while it is encoded (NUL in text, `max_len`,
 //! timestamps Postgres cannot hold); rejected rows are reported and the others written. Keys
@@ -19,6 +23,8 @@
 //! constraint), nothing of it was written (one statement, or one transaction for several
 //! chunks); the rows are then bisected under savepoints to find the rejected ones, and the
 //! others are written, all inside one transaction, so nothing half-written ever remains.
+//! Inside a [`super::PgTx`] the whole batch runs under a savepoint, so a rejection never aborts
+//! the transaction.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -33,11 +39,14 @@ use super::sql::{self, kind};
 use super::store::{Session, retry_stale};
 
 /// Smallest batch written with `COPY` (below it, `UNNEST`'s single round trip wins).
-pub(crate) const COPY_MIN_ROWS: usize = 256;
+pub(crate) const COPY_MIN_ROWS: usize = 64;
 /// Rows per `UNNEST` statement (bounds the message size; several run in one transaction).
 const UNNEST_CHUNK_ROWS: usize = 100_000;
-/// `COPY` data is sent in pieces of about this size, so encoding overlaps the server's work.
-const COPY_SEND_BYTES: usize = 256 * 1024;
+/// `COPY` is used when a batch encodes to at least this much; smaller batches are one `UNNEST`
+/// statement. The same amount is held back until the end, so that the last piece of data is
+/// large: sqlx leaves Nagle's algorithm on, and a small final `CopyData` followed by `CopyDone`
+/// waits for the server's delayed ACK (40 ms) — measured: a 10-row `COPY` took 45 ms.
+const COPY_HOLD_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -89,38 +98,54 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
     }
     let meta = T::META;
     let state = s.pg().entity_state(meta);
-    let copy = rows.len() >= COPY_MIN_ROWS
-        && (mode == Mode::Insert || !state.upserts_conflict.load(Ordering::Relaxed));
     let mut conn = s.conn().await?;
     // Inside a transaction a failed statement would abort it: give the batch a savepoint.
     let wrap = !s.pooled();
 
     // Set when COPY already showed the server rejects a row: go straight to bisection.
     let mut rejected = false;
-    if copy {
-        let all: Vec<usize> = (0..rows.len()).collect();
-        let attempt = if wrap {
-            let mut unit = conn.begin().await.map_err(|e| s.pg().fail(Some(meta), e))?;
-            let r = copy_rows(&mut unit, rows, &all, mode).await;
-            if matches!(r, Ok(CopyOutcome::Written(_))) {
-                unit.commit()
+    if rows.len() >= COPY_MIN_ROWS {
+        // Upserts first COPY straight into the table (a bulk load of new keys); once an entity's
+        // upserts are known to meet existing keys, they COPY into a temporary table and upsert
+        // from there with one INSERT .. SELECT .. ON CONFLICT.
+        let mut staged =
+            mode == Mode::Upsert && state.upserts_conflict.load(Ordering::Relaxed);
+        loop {
+            let plan = copy_plan(s, meta, staged);
+            let attempt = if wrap {
+                let mut unit = conn
+                    .begin()
                     .await
                     .map_err(|e| s.pg().fail(Some(meta), e))?;
+                let r = copy_rows(&mut unit, rows, mode, &plan).await;
+                if matches!(r, Ok(CopyOutcome::Written(_))) {
+                    unit.commit()
+                        .await
+                        .map_err(|e| s.pg().fail(Some(meta), e))?;
+                }
+                r
+            } else {
+                copy_rows(&mut conn, rows, mode, &plan).await
+            };
+            match attempt {
+                Ok(CopyOutcome::Written(checked)) => {
+                    return Ok(report(rows.len(), checked.failed));
+                }
+                // Repeated keys (the UNNEST path writes each once) or too little data.
+                Ok(CopyOutcome::Duplicates | CopyOutcome::TooSmall) => break,
+                Err(e)
+                    if mode == Mode::Upsert && !staged && error::sqlstate(&e) == Some("23505") =>
+                {
+                    // Existing keys: the statement wrote nothing; upsert through the stage.
+                    state.upserts_conflict.store(true, Ordering::Relaxed);
+                    staged = true;
+                }
+                Err(e) if error::failure(&e) == Failure::Row => {
+                    rejected = true;
+                    break;
+                }
+                Err(e) => return Err(s.pg().fail(Some(meta), e)),
             }
-            r
-        } else {
-            copy_rows(&mut conn, rows, &all, mode).await
-        };
-        match attempt {
-            Ok(CopyOutcome::Written(checked)) => return Ok(report(rows.len(), checked.failed)),
-            // Repeated keys: the UNNEST path below writes each once.
-            Ok(CopyOutcome::Duplicates) => {}
-            Err(e) if mode == Mode::Upsert && error::sqlstate(&e) == Some("23505") => {
-                // Existing keys: this entity's upserts update rows, COPY cannot.
-                state.upserts_conflict.store(true, Ordering::Relaxed);
-            }
-            Err(e) if error::failure(&e) == Failure::Row => rejected = true,
-            Err(e) => return Err(s.pg().fail(Some(meta), e)),
         }
     }
 
@@ -220,68 +245,145 @@ enum CopyOutcome {
     Written(Checked),
     /// An upsert batch repeats a key; nothing was written.
     Duplicates,
+    /// The batch encodes to less than [`COPY_HOLD_BYTES`]; nothing was sent.
+    TooSmall,
 }
 
-/// Streams `include` rows through one binary `COPY`; checks each row as it is encoded.
-async fn copy_rows<T: Entity>(
-    conn: &mut PgConnection,
-    rows: &[T],
-    include: &[usize],
+/// The statements of one `COPY` write.
+struct CopyPlan {
+    /// Run once before the `COPY` starts (create and empty the stage).
+    prelude: Option<String>,
+    copy: String,
+    /// Run after the `COPY` (move the stage into the table).
+    finish: Option<std::sync::Arc<str>>,
+}
+
+fn copy_plan<S: Session>(s: &S, meta: &'static EntityMeta, staged: bool) -> CopyPlan {
+    if !staged {
+        return CopyPlan {
+            prelude: None,
+            copy: sql::copy_in(meta, None),
+            finish: None,
+        };
+    }
+    let stage = sql::stage_table(meta);
+    CopyPlan {
+        prelude: Some(sql::stage_prelude(meta, &stage)),
+        copy: sql::copy_in(meta, Some(&stage)),
+        finish: Some(
+            s.pg()
+                .statements()
+                .get(meta, vec![kind::STAGE_UPSERT], || sql::stage_upsert(meta, &stage)),
+        ),
+    }
+}
+
+/// Rows encoded for `COPY`, with the checks' outcome and (for upserts) the key bytes.
+struct CopyEncoder {
+    sink: CopySink,
+    keys: Keys,
+    checked: Checked,
+    width: usize,
     mode: Mode,
-) -> sqlx::Result<CopyOutcome> {
-    let meta = T::META;
-    let statement = copy_statement(meta);
-    let mut copy = conn.copy_in_raw(&statement).await?;
-    let mut sink = CopySink::new();
-    let mut keys = Keys::default();
-    let mut checked = Checked {
-        rows: Vec::with_capacity(include.len()),
-        failed: Vec::new(),
-    };
-    let width = meta.fields.len();
-    for &i in include {
-        sink.begin_row(width);
-        let key_start = keys.buf.len();
-        let r = if mode == Mode::Upsert {
-            rows[i].encode(&mut Encoder::row(&mut WithKeys {
-                inner: &mut sink,
-                keys: &mut keys.buf,
+}
+
+impl CopyEncoder {
+    fn push<T: Entity>(&mut self, i: usize, row: &T) {
+        self.sink.begin_row(self.width);
+        let key_start = self.keys.buf.len();
+        let r = if self.mode == Mode::Upsert {
+            row.encode(&mut Encoder::row(&mut WithKeys {
+                inner: &mut self.sink,
+                keys: &mut self.keys.buf,
             }))
         } else {
-            rows[i].encode(&mut Encoder::row(&mut sink))
+            row.encode(&mut Encoder::row(&mut self.sink))
         };
         match r {
             Ok(()) => {
-                checked.rows.push(i);
-                if mode == Mode::Upsert {
-                    keys.spans.push((key_start, keys.buf.len(), i));
+                self.checked.rows.push(i);
+                if self.mode == Mode::Upsert {
+                    self.keys.spans.push((key_start, self.keys.buf.len(), i));
                 }
             }
             Err(e) => {
-                sink.undo_row();
-                keys.buf.truncate(key_start);
-                checked.failed.push((i, e));
+                self.sink.undo_row();
+                self.keys.buf.truncate(key_start);
+                self.checked.failed.push((i, e));
             }
         }
-        if sink.buf.len() >= COPY_SEND_BYTES {
-            copy.send(&sink.buf[..]).await?;
-            sink.buf.clear();
-        }
     }
-    if mode == Mode::Upsert && !keys.superseded().is_empty() {
-        copy.abort("dal: repeated keys in an upsert batch").await?;
-        return Ok(CopyOutcome::Duplicates);
+
+    fn repeats_keys(&self) -> bool {
+        self.mode == Mode::Upsert && !self.keys.superseded().is_empty()
     }
-    sink.finish();
-    copy.send(&sink.buf[..]).await?;
-    copy.finish().await?;
-    Ok(CopyOutcome::Written(checked))
 }
 
-fn copy_statement(meta: &'static EntityMeta) -> String {
-    // COPY goes through the simple-query protocol (no prepared statement), so the text is not
-    // worth caching beyond building it.
-    sql::copy_in(meta)
+/// Streams every row through one binary `COPY`, started once enough data is encoded; checks
+/// each row as it is encoded.
+async fn copy_rows<T: Entity>(
+    conn: &mut PgConnection,
+    rows: &[T],
+    mode: Mode,
+    plan: &CopyPlan,
+) -> sqlx::Result<CopyOutcome> {
+    let mut enc = CopyEncoder {
+        sink: CopySink::new(),
+        keys: Keys::default(),
+        checked: Checked {
+            rows: Vec::with_capacity(rows.len()),
+            failed: Vec::new(),
+        },
+        width: T::META.fields.len(),
+        mode,
+    };
+    let mut next = 0;
+    while next < rows.len() && enc.sink.buf.len() < 2 * COPY_HOLD_BYTES {
+        enc.push(next, &rows[next]);
+        next += 1;
+    }
+    if next == rows.len() {
+        if enc.repeats_keys() {
+            return Ok(CopyOutcome::Duplicates);
+        }
+        if enc.sink.buf.len() < COPY_HOLD_BYTES {
+            return Ok(CopyOutcome::TooSmall);
+        }
+    }
+    if let Some(prelude) = &plan.prelude {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(prelude.clone()))
+            .execute(&mut *conn)
+            .await?;
+    }
+    {
+        let mut copy = conn.copy_in_raw(&plan.copy).await?;
+        loop {
+            if enc.sink.buf.len() >= 2 * COPY_HOLD_BYTES {
+                // COPY data may split rows anywhere: keep the last part for the final send.
+                let cut = enc.sink.buf.len() - COPY_HOLD_BYTES;
+                copy.send(&enc.sink.buf[..cut]).await?;
+                enc.sink.buf.drain(..cut);
+            }
+            if next == rows.len() {
+                break;
+            }
+            enc.push(next, &rows[next]);
+            next += 1;
+        }
+        if enc.repeats_keys() {
+            copy.abort("dal: repeated keys in an upsert batch").await?;
+            return Ok(CopyOutcome::Duplicates);
+        }
+        enc.sink.finish();
+        copy.send(&enc.sink.buf[..]).await?;
+        copy.finish().await?;
+    }
+    if let Some(finish) = &plan.finish {
+        sqlx::query(sqlx::AssertSqlSafe(finish.clone()))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(CopyOutcome::Written(enc.checked))
 }
 
 /// Checks every row (and, for upserts, drops rows whose key comes again later), encoding the

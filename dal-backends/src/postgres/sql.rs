@@ -53,6 +53,7 @@ pub(crate) mod kind {
     pub(crate) const GET_MANY: u32 = 7;
     pub(crate) const UNNEST_INSERT: u32 = 9;
     pub(crate) const UNNEST_UPSERT: u32 = 10;
+    pub(crate) const STAGE_UPSERT: u32 = 11;
 }
 
 /// Appends the shape of `conditions` (field and operator of each).
@@ -326,14 +327,40 @@ pub(crate) fn get_many(meta: &EntityMeta) -> String {
     sql
 }
 
-/// `COPY t (cols) FROM STDIN (FORMAT binary)`.
-pub(crate) fn copy_in(meta: &EntityMeta) -> String {
+/// `COPY t (cols) FROM STDIN (FORMAT binary)`, into the table or into its stage.
+pub(crate) fn copy_in(meta: &EntityMeta, stage: Option<&str>) -> String {
     let mut sql = String::from("COPY ");
+    match stage {
+        Some(stage) => sql.push_str(stage),
+        None => push_table(&mut sql, meta),
+    }
+    sql.push_str(&format!(" ({}) FROM STDIN (FORMAT binary)", meta.pg.columns));
+    sql
+}
+
+/// The session's temporary stage of a table, for upserts of large batches (`pg_temp` first, so
+/// a table of the same name elsewhere is never used).
+pub(crate) fn stage_table(meta: &EntityMeta) -> String {
+    let mut sql = String::from("pg_temp.");
+    push_ident(&mut sql, &format!("dal_stage_{}", meta.table));
+    sql
+}
+
+/// Creates the stage if this session has none yet, and empties it.
+pub(crate) fn stage_prelude(meta: &EntityMeta, stage: &str) -> String {
+    let mut sql = format!("CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE ");
     push_table(&mut sql, meta);
-    sql.push_str(&format!(
-        " ({}) FROM STDIN (FORMAT binary)",
-        meta.pg.columns
-    ));
+    sql.push_str(&format!(" INCLUDING DEFAULTS); TRUNCATE {stage}"));
+    sql
+}
+
+/// Moves the stage into the table: `INSERT .. SELECT .. FROM stage ON CONFLICT .. DO UPDATE`.
+pub(crate) fn stage_upsert(meta: &EntityMeta, stage: &str) -> String {
+    let mut sql = String::from("INSERT INTO ");
+    push_table(&mut sql, meta);
+    let cols = meta.pg.columns;
+    sql.push_str(&format!(" ({cols}) SELECT {cols} FROM {stage}"));
+    push_on_conflict(&mut sql, meta);
     sql
 }
 
@@ -351,26 +378,35 @@ pub(crate) fn unnest_insert(meta: &EntityMeta, upsert: bool) -> String {
         push_param(&mut sql, &mut n);
     }
     sql.push(')');
-    if upsert && !meta.id_fields.is_empty() {
-        sql.push_str(" ON CONFLICT (");
-        for (i, f) in meta.ids().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            push_ident(&mut sql, f.column);
-        }
-        sql.push(')');
-        let mut first = true;
-        for f in meta.fields.iter().filter(|f| !f.id) {
-            sql.push_str(if first { " DO UPDATE SET " } else { ", " });
-            first = false;
-            push_ident(&mut sql, f.column);
-            sql.push_str(" = EXCLUDED.");
-            push_ident(&mut sql, f.column);
-        }
-        if first {
-            sql.push_str(" DO NOTHING");
-        }
+    if upsert {
+        push_on_conflict(&mut sql, meta);
     }
     sql
+}
+
+/// ` ON CONFLICT (ids) DO UPDATE SET c = EXCLUDED.c, ..` (`DO NOTHING` when every column is an
+/// id; nothing without ids), as the derived upsert.
+fn push_on_conflict(sql: &mut String, meta: &EntityMeta) {
+    if meta.id_fields.is_empty() {
+        return;
+    }
+    sql.push_str(" ON CONFLICT (");
+    for (i, f) in meta.ids().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        push_ident(sql, f.column);
+    }
+    sql.push(')');
+    let mut first = true;
+    for f in meta.fields.iter().filter(|f| !f.id) {
+        sql.push_str(if first { " DO UPDATE SET " } else { ", " });
+        first = false;
+        push_ident(sql, f.column);
+        sql.push_str(" = EXCLUDED.");
+        push_ident(sql, f.column);
+    }
+    if first {
+        sql.push_str(" DO NOTHING");
+    }
 }

@@ -2,10 +2,11 @@
 //! connection of a transaction) and used by both [`Postgres`] and [`PgTx`].
 //!
 //! Every operation is one round trip: the statement text is static (`T::META.pg`) or cached per
-//! shape ([`super::sql`]), values are bound in binary, rows are decoded in place. On the pool,
-//! reads and upserts that fail because the connection died are retried once on another
-//! connection (they are idempotent); appends and deletes are not, since their first attempt
-//! may have been applied.
+//! shape ([`super::sql`]), values are bound in binary, rows are decoded as they arrive. On the
+//! pool, reads, upserts and appends by key that fail because the connection died are retried
+//! once on another connection (they are idempotent); deletes (whose answer would change) and
+//! appends without ids (which would double) are not. A statement whose prepared form went
+//! stale after a schema change is retried after the connection drops its statement cache.
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};

@@ -80,9 +80,12 @@ async fn write_all<S: Session, T: Entity>(s: &S, rows: &[T]) -> Result<BatchRepo
     } else {
         Mode::Upsert
     };
-    // The whole batch is atomic, and an upsert (or, without ids, fails before anything is
-    // written when the connection is dead at the start), so running it again is safe.
-    retry_stale(s, || write(s, rows, mode)).await
+    match mode {
+        // The whole batch is atomic and an upsert: running it again is safe.
+        Mode::Upsert => retry_stale(s, || write(s, rows, mode)).await,
+        // Without ids a batch whose commit was lost on the way back would be written twice.
+        Mode::Insert => write(s, rows, mode).await,
+    }
 }
 
 /// Rows that passed the checks, with the failures of the others.
@@ -108,15 +111,11 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
         // Upserts first COPY straight into the table (a bulk load of new keys); once an entity's
         // upserts are known to meet existing keys, they COPY into a temporary table and upsert
         // from there with one INSERT .. SELECT .. ON CONFLICT.
-        let mut staged =
-            mode == Mode::Upsert && state.upserts_conflict.load(Ordering::Relaxed);
+        let mut staged = mode == Mode::Upsert && state.upserts_conflict.load(Ordering::Relaxed);
         loop {
             let plan = copy_plan(s, meta, staged);
             let attempt = if wrap {
-                let mut unit = conn
-                    .begin()
-                    .await
-                    .map_err(|e| s.pg().fail(Some(meta), e))?;
+                let mut unit = conn.begin().await.map_err(|e| s.pg().fail(Some(meta), e))?;
                 let r = copy_rows(&mut unit, rows, mode, &plan).await;
                 if matches!(r, Ok(CopyOutcome::Written(_))) {
                     unit.commit()
@@ -270,11 +269,9 @@ fn copy_plan<S: Session>(s: &S, meta: &'static EntityMeta, staged: bool) -> Copy
     CopyPlan {
         prelude: Some(sql::stage_prelude(meta, &stage)),
         copy: sql::copy_in(meta, Some(&stage)),
-        finish: Some(
-            s.pg()
-                .statements()
-                .get(meta, vec![kind::STAGE_UPSERT], || sql::stage_upsert(meta, &stage)),
-        ),
+        finish: Some(s.pg().statements().get(meta, vec![kind::STAGE_UPSERT], || {
+            sql::stage_upsert(meta, &stage)
+        })),
     }
 }
 

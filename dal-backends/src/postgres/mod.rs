@@ -43,7 +43,7 @@ use dal::error::redact_url;
 use dal::{Entity, EntityMeta, Error, Result};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::{Connection as _, Executor as _};
+use sqlx::Connection as _;
 
 pub use migrate::{MIGRATOR, migrate};
 pub use tx::PgTx;
@@ -360,13 +360,8 @@ impl Postgres {
     /// # Errors
     /// As the backend's.
     pub async fn create_table_for(&self, meta: &EntityMeta) -> Result<()> {
-        let mut conn = self.inner.pool.acquire().await.map_err(error::map)?;
-        for stmt in ddl::create_table_statements(meta) {
-            conn.execute(sqlx::AssertSqlSafe(stmt))
-                .await
-                .map_err(error::map)?;
-        }
-        Ok(())
+        // One round trip: the statements go as one simple query (run as one transaction).
+        self.execute_ddl(&ddl::create_table_script(meta)).await
     }
 
     /// Drops the schema of [`PostgresOptions::schema`] with everything in it (test clean-up).
@@ -393,11 +388,11 @@ impl Postgres {
         tx::PgTx::begin_on(self).await
     }
 
-    async fn execute_ddl(&self, stmt: &str) -> Result<()> {
-        let mut conn = self.inner.pool.acquire().await.map_err(error::map)?;
-        conn.execute(sqlx::AssertSqlSafe(stmt.to_owned()))
+    async fn execute_ddl(&self, script: &str) -> Result<()> {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(script.to_owned()))
+            .execute(&self.inner.pool)
             .await
-            .map_err(error::map)?;
+            .map_err(|e| self.fail(None, e))?;
         Ok(())
     }
 

@@ -334,7 +334,10 @@ pub(crate) fn copy_in(meta: &EntityMeta, stage: Option<&str>) -> String {
         Some(stage) => sql.push_str(stage),
         None => push_table(&mut sql, meta),
     }
-    sql.push_str(&format!(" ({}) FROM STDIN (FORMAT binary)", meta.pg.columns));
+    sql.push_str(&format!(
+        " ({}) FROM STDIN (FORMAT binary)",
+        meta.pg.columns
+    ));
     sql
 }
 

@@ -1,7 +1,8 @@
 //! The conformance suite's own entities, kept simple enough for every store.
 //!
 //! [`Record`] has a text id and a nullable field of every storage class; [`Pair`] has a composite
-//! key (text + i64) and no default TTL; [`Tick`] is a time series that suits QuestDB (no bytes,
+//! key (text + i64) and no default TTL; [`Route`] has a composite key of two text parts (so key
+//! codec collisions between parts show); [`Tick`] is a time series that suits QuestDB (no bytes,
 //! DEDUP on timestamp + id). A setup creates tables for them from [`super::ENTITIES`].
 
 use chrono::{DateTime, Utc};
@@ -117,6 +118,23 @@ pub struct Pair {
     pub value: f64,
     /// Optional text.
     pub label: Option<String>,
+}
+
+/// A record with a composite key of two text parts and a default cache TTL of 90 s.
+///
+/// Two text parts are what a key codec without escaping gets wrong: `("a:b", "c")` and
+/// `("a", "b:c")` would render the same key.
+#[derive(Debug, Clone, PartialEq, Entity)]
+#[entity(crate = "crate", table = "conf_route", redis(ttl = "90s"))]
+pub struct Route {
+    /// First key part.
+    #[entity(id)]
+    pub from: String,
+    /// Second key part.
+    #[entity(id)]
+    pub to: String,
+    /// Optional text (the cases store a value unique to each key).
+    pub note: Option<String>,
 }
 
 /// A time series row: id + designated timestamp + symbol + value, and optional fields.

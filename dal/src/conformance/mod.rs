@@ -42,15 +42,17 @@ pub mod entities;
 use std::fmt;
 use std::future::Future;
 
-pub use entities::{Level, Meta, Pair, Record, Tick};
+pub use entities::{Level, Meta, Pair, Record, Route, Tick};
 
 use crate::backend::Backend;
 use crate::entity::{Entity, EntityMeta};
 
-/// The suite's entities, for a setup to create tables: [`Record`], [`Pair`], [`Tick`].
+/// The suite's entities, for a setup to create tables: [`Record`], [`Pair`], [`Route`],
+/// [`Tick`].
 pub static ENTITIES: &[&EntityMeta] = &[
     <Record as Entity>::META,
     <Pair as Entity>::META,
+    <Route as Entity>::META,
     <Tick as Entity>::META,
 ];
 
@@ -191,6 +193,7 @@ macro_rules! __conformance_group {
             filter_combined_with_pagination,
             composite_key_round_trip_and_order,
             composite_key_parts_never_collide,
+            text_key_parts_never_collide,
             option_all_none_round_trip,
             option_all_some_round_trip,
             option_each_type_alone_round_trips,
@@ -267,6 +270,7 @@ macro_rules! __conformance_group {
             put_all_reports_partial_failure,
             zero_ttl_rejected,
             cache_keys_never_collide,
+            cache_text_key_parts_never_collide,
         ]$($args)*}
     };
     ($mode:ident transactions $($args:tt)*) => {
@@ -366,6 +370,9 @@ mod tests {
     #[test]
     fn entities_are_listed() {
         let tables: Vec<&str> = ENTITIES.iter().map(|m| m.table).collect();
-        assert_eq!(tables, ["conf_record", "conf_pair", "conf_tick"]);
+        assert_eq!(
+            tables,
+            ["conf_record", "conf_pair", "conf_route", "conf_tick"]
+        );
     }
 }

@@ -6,10 +6,12 @@
 
 use std::time::Duration;
 
-use super::records::{TRICKY_IDS, full_record};
+use super::records::{
+    REMOVED_ROUTES, TRICKY_IDS, full_record, route_key, tricky_routes, without_removed,
+};
 use super::{assert_validation, skip};
 use crate::backend::CacheBackend;
-use crate::conformance::entities::{Pair, Record};
+use crate::conformance::entities::{Pair, Record, Route};
 use crate::error::Error;
 use crate::repository::Repository;
 use crate::store::CacheStore;
@@ -261,4 +263,60 @@ pub async fn cache_keys_never_collide<B: CacheBackend>(b: B) {
             .expect("invalidate")
     );
     assert!(lookup(&b, "a{b}").await.is_some());
+}
+
+/// Cache keys of two text parts that differ only in where a separator, escape or brace sits
+/// never collide: each entry reads back with its own value and the entity's default TTL, and
+/// invalidating one leaves its look-alikes.
+pub async fn cache_text_key_parts_never_collide<B: CacheBackend>(b: B) {
+    let repo: Repository<Route, B> = Repository::new(b.clone());
+    let routes = tricky_routes();
+    let report = repo.put_all(&routes).await.expect("put_all");
+    assert!(report.is_complete(), "{:?}", report.failed);
+    let all: Vec<Option<Route>> = routes.iter().cloned().map(Some).collect();
+    check_cached_routes(&repo, &all).await;
+    for r in &routes {
+        let key = route_key(r);
+        let left = repo.remaining_ttl(&key).await.expect("remaining_ttl");
+        assert!(
+            left.is_some_and(|d| d <= ROUTE_TTL && d > ROUTE_TTL - Duration::from_secs(10)),
+            "remaining TTL of {key:?}: {left:?}, default {ROUTE_TTL:?}"
+        );
+    }
+    for (from, to) in REMOVED_ROUTES {
+        let key = ((*from).to_owned(), (*to).to_owned());
+        assert!(
+            repo.invalidate(&key).await.expect("invalidate"),
+            "invalidate {key:?} finds its entry"
+        );
+    }
+    check_cached_routes(&repo, &without_removed(&routes)).await;
+    for (from, to) in REMOVED_ROUTES {
+        let key = ((*from).to_owned(), (*to).to_owned());
+        assert!(
+            !repo.invalidate(&key).await.expect("invalidate again"),
+            "{key:?} was invalidated already"
+        );
+    }
+}
+
+/// The default TTL of [`Route`] (`redis(ttl = "90s")`).
+const ROUTE_TTL: Duration = Duration::from_secs(90);
+
+/// Asserts that each key of the tricky routes reads back as `expected` (same order) through
+/// `lookup` and `lookup_many`.
+async fn check_cached_routes<B: CacheBackend>(
+    repo: &Repository<Route, B>,
+    expected: &[Option<Route>],
+) {
+    let keys: Vec<(String, String)> = tricky_routes().iter().map(route_key).collect();
+    for (key, want) in keys.iter().zip(expected) {
+        let got = repo
+            .lookup(key)
+            .await
+            .unwrap_or_else(|e| panic!("lookup {key:?}: {e}"));
+        assert_eq!(got.as_ref(), want.as_ref(), "lookup {key:?}");
+    }
+    let many = repo.lookup_many(&keys).await.expect("lookup_many");
+    assert_eq!(many, expected, "lookup_many of every key, in order");
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{assert_validation, at_micros, shuffled, skip};
 use crate::backend::RecordBackend;
-use crate::conformance::entities::{Level, Meta, Pair, Record};
+use crate::conformance::entities::{Level, Meta, Pair, Record, Route};
 use crate::error::Error;
 use crate::query::{Filter, ListQuery, MAX_PAGE_SIZE, Page};
 use crate::repository::Repository;
@@ -118,6 +118,44 @@ pub const TRICKY_IDS: &[&str] = &[
     "a:b", "a%3Ab", "a%b", "a{b}", "{a}", "a b", "a:", ":a", "", " ", "a::b", "a:b:", "%00", "%",
     "%25", "é", "🚀",
 ];
+
+/// Two-text-part keys ([`Route`]) that render the same string under a broken key codec: without
+/// escaping (`("a:b", "c")` vs `("a", "b:c")`), without escaping `%` (`"a%3Ab"` vs `"a:b"`,
+/// `"%3A"` vs `":"`), or with braces moved across the separator. Empty parts sit on either side.
+pub const TRICKY_ROUTES: &[(&str, &str)] = &[
+    ("a:b", "c"),
+    ("a", "b:c"),
+    ("a%3Ab", "c"),
+    ("a{", "}b"),
+    ("a", "{}b"),
+    ("", "x"),
+    ("x", ""),
+    ("", ""),
+    ("%3A", "y"),
+    (":", "y"),
+];
+
+/// The entries of [`TRICKY_ROUTES`] that the cases remove: one of each look-alike group, so
+/// each removal has a look-alike left behind.
+pub const REMOVED_ROUTES: &[(&str, &str)] = &[("a:b", "c"), ("a{", "}b"), ("", "x"), ("%3A", "y")];
+
+/// [`TRICKY_ROUTES`] as entities, each with a note unique to its key.
+pub fn tricky_routes() -> Vec<Route> {
+    TRICKY_ROUTES
+        .iter()
+        .enumerate()
+        .map(|(i, (from, to))| Route {
+            from: (*from).to_owned(),
+            to: (*to).to_owned(),
+            note: Some(format!("route {i}")),
+        })
+        .collect()
+}
+
+/// The key of a [`Route`].
+pub fn route_key(r: &Route) -> (String, String) {
+    (r.from.clone(), r.to.clone())
+}
 
 /// A saved record reads back equal.
 pub async fn save_then_get_round_trips<B: RecordBackend>(b: B) {
@@ -595,6 +633,72 @@ pub async fn composite_key_parts_never_collide<B: RecordBackend>(b: B) {
     }
     let all = repo.list_all(Filter::all()).await.expect("list pairs");
     assert_eq!(all.len(), venues.len() * 2, "every key is a distinct row");
+}
+
+/// Keys of two text parts that differ only in where a separator, escape or brace sits are
+/// distinct rows: each reads back with its own value, and deleting one leaves its look-alikes.
+pub async fn text_key_parts_never_collide<B: RecordBackend>(b: B) {
+    let repo: Repository<Route, B> = Repository::new(b.clone());
+    let routes = tricky_routes();
+    for r in &routes {
+        repo.save(r)
+            .await
+            .unwrap_or_else(|e| panic!("save {:?}: {e}", route_key(r)));
+    }
+    let all: Vec<Option<Route>> = routes.iter().cloned().map(Some).collect();
+    check_routes(&repo, &all).await;
+    for (from, to) in REMOVED_ROUTES {
+        let key = ((*from).to_owned(), (*to).to_owned());
+        assert!(
+            repo.delete(&key).await.expect("delete"),
+            "delete {key:?} finds its row"
+        );
+    }
+    check_routes(&repo, &without_removed(&routes)).await;
+    for (from, to) in REMOVED_ROUTES {
+        let key = ((*from).to_owned(), (*to).to_owned());
+        assert!(
+            !repo.delete(&key).await.expect("delete again"),
+            "{key:?} was deleted already"
+        );
+    }
+}
+
+/// `routes` with the entries of [`REMOVED_ROUTES`] replaced by `None`.
+pub fn without_removed(routes: &[Route]) -> Vec<Option<Route>> {
+    routes
+        .iter()
+        .map(|r| {
+            let removed = REMOVED_ROUTES.contains(&(r.from.as_str(), r.to.as_str()));
+            (!removed).then(|| r.clone())
+        })
+        .collect()
+}
+
+/// Asserts that each key of [`TRICKY_ROUTES`] reads back as `expected` (same order) through
+/// `get`, `get_many` and `list`.
+async fn check_routes<B: RecordBackend>(repo: &Repository<Route, B>, expected: &[Option<Route>]) {
+    let keys: Vec<(String, String)> = tricky_routes().iter().map(route_key).collect();
+    for (key, want) in keys.iter().zip(expected) {
+        let got = repo
+            .get(key)
+            .await
+            .unwrap_or_else(|e| panic!("get {key:?}: {e}"));
+        assert_eq!(got.as_ref(), want.as_ref(), "get {key:?}");
+    }
+    let many = repo.get_many(&keys).await.expect("get_many");
+    assert_eq!(many, expected, "get_many of every key, in order");
+    let mut listed: Vec<(String, String)> = repo
+        .list_all(Filter::all())
+        .await
+        .expect("list routes")
+        .iter()
+        .map(route_key)
+        .collect();
+    listed.sort_unstable();
+    let mut want: Vec<(String, String)> = expected.iter().flatten().map(route_key).collect();
+    want.sort_unstable();
+    assert_eq!(listed, want, "every key is one distinct row");
 }
 
 /// A record with every optional field `None` reads back with every field `None`.

@@ -20,6 +20,8 @@ struct Item {
     code: String,
     qty: i32,
     note: Option<String>,
+    /// Makes rows large enough (~270 B) that LARGE rows take both COPY paths (>= 4 MiB).
+    pad: String,
 }
 
 /// A time series without ids: every append is a new row.
@@ -33,7 +35,7 @@ struct Event {
     value: f64,
 }
 
-/// Enough rows to encode past the backend's COPY threshold (256 KiB).
+/// Enough rows to encode past the backend's COPY thresholds (1 MiB direct, 4 MiB staged).
 const LARGE: i64 = 20_000;
 
 fn item(id: i64) -> Item {
@@ -42,6 +44,7 @@ fn item(id: i64) -> Item {
         code: format!("c{}", id % 1000),
         qty: 1,
         note: None,
+        pad: "p".repeat(220),
     }
 }
 
@@ -140,28 +143,48 @@ async fn upserts_update_existing_keys_and_the_last_repeated_key_wins() {
         return;
     };
     let repo: Repository<Item, Postgres> = Repository::new(t.pg.clone());
-    let first: Vec<Item> = (0..600).map(item).collect();
+    let first: Vec<Item> = (0..LARGE).map(item).collect();
     assert!(repo.save_all(&first).await.expect("first").is_complete());
-    // Same keys again (the COPY attempt meets existing keys and the batch becomes an upsert),
-    // plus 100 new keys, plus key 5 twice more at the end.
-    let mut second: Vec<Item> = (0..700).map(|i| Item { qty: 2, ..item(i) }).collect();
-    second.push(Item {
+    // Same keys again (the COPY straight into the table meets existing keys, and the batch is
+    // upserted through the stage instead), plus 1,000 new keys, one row the server rejects.
+    let mut second: Vec<Item> = (0..LARGE + 1_000)
+        .map(|i| Item { qty: 2, ..item(i) })
+        .collect();
+    second[77].qty = -1;
+    let report = repo.save_all(&second).await.expect("second");
+    let failed: Vec<usize> = report.failed.iter().map(|(i, _)| *i).collect();
+    assert_eq!(failed, [77]);
+    assert_eq!(t.count("items").await, LARGE + 1_000);
+    let qty = |id: i64| {
+        let repo = repo.clone();
+        async move { repo.get(&id).await.expect("get").map(|i| i.qty) }
+    };
+    assert_eq!(qty(77).await, Some(1), "rejected: unchanged");
+    assert_eq!(qty(LARGE - 1).await, Some(2));
+    // Once more (now straight through the stage), with key 5 twice more at the end.
+    let mut third: Vec<Item> = (0..LARGE).map(|i| Item { qty: 3, ..item(i) }).collect();
+    third.push(Item {
         qty: 998,
         ..item(5)
     });
-    second.push(Item {
+    third.push(Item {
         qty: 999,
         ..item(5)
     });
-    let report = repo.save_all(&second).await.expect("second");
+    let report = repo.save_all(&third).await.expect("third");
     assert!(report.is_complete(), "{:?}", report.failed);
     assert_eq!(
-        report.written, 702,
-        "repeated keys count as written (and replaced)"
+        report.written,
+        LARGE as usize + 2,
+        "repeated keys count as written"
     );
-    assert_eq!(t.count("items").await, 700);
-    assert_eq!(repo.get(&5).await.expect("get").map(|i| i.qty), Some(999));
-    assert_eq!(repo.get(&599).await.expect("get").map(|i| i.qty), Some(2));
+    assert_eq!(qty(5).await, Some(999));
+    assert_eq!(qty(LARGE - 1).await, Some(3));
+    // And a clean one, all through the stage.
+    let fourth: Vec<Item> = (0..LARGE).map(|i| Item { qty: 4, ..item(i) }).collect();
+    assert!(repo.save_all(&fourth).await.expect("fourth").is_complete());
+    assert_eq!(qty(5).await, Some(4));
+    assert_eq!(t.count("items").await, LARGE + 1_000);
     // Small batch with a repeated key (UNNEST path).
     let small = [Item { qty: 7, ..item(1) }, Item { qty: 8, ..item(1) }];
     assert!(repo.save_all(&small).await.expect("small").is_complete());
@@ -232,7 +255,7 @@ async fn append_all_without_ids_inserts_every_row() {
     };
     let events: Repository<Event, Postgres> = Repository::new(t.pg.clone());
     let at = DateTime::from_timestamp(1_700_000_000, 0).expect("ts");
-    let mut rows: Vec<Event> = (0..20_000)
+    let mut rows: Vec<Event> = (0..40_000)
         .map(|i| Event {
             ts: at,
             kind: "fill".to_owned(),
@@ -245,7 +268,7 @@ async fn append_all_without_ids_inserts_every_row() {
     assert_eq!(report.failed[0].0, 7);
     // The same rows again: without ids nothing deduplicates.
     events.append_all(&rows[..10]).await.expect("again");
-    assert_eq!(t.count("events").await, 19_999 + 9);
+    assert_eq!(t.count("events").await, 39_999 + 9);
     let nested = t.pg.begin().await.expect("begin");
     let sp = nested.begin().await.expect("savepoint");
     Repository::<Event, PgTx>::new(sp.clone())
@@ -254,6 +277,6 @@ async fn append_all_without_ids_inserts_every_row() {
         .expect("append in savepoint");
     sp.rollback().await.expect("rollback savepoint");
     nested.commit().await.expect("commit");
-    assert_eq!(t.count("events").await, 19_999 + 9);
+    assert_eq!(t.count("events").await, 39_999 + 9);
     t.finish().await;
 }

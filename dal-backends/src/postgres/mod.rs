@@ -41,9 +41,9 @@ use std::time::{Duration, Instant};
 
 use dal::error::redact_url;
 use dal::{Entity, EntityMeta, Error, Result};
+use sqlx::Connection as _;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::Connection as _;
 
 pub use migrate::{MIGRATOR, migrate};
 pub use tx::PgTx;

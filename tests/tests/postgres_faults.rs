@@ -200,5 +200,5 @@ async fn a_closed_pool_is_unavailable() {
         .await
         .expect_err("closed");
     assert!(e.is_transient(), "{e:?}");
-    t.admin.close().await;
+    t.finish().await;
 }

@@ -93,10 +93,14 @@ impl TestPg {
         killed
     }
 
-    /// Drops the schema (best effort) and closes both pools.
+    /// Drops the schema (best effort, through the admin pool so it works after the backend
+    /// was closed) and closes both pools.
     pub(crate) async fn finish(self) {
-        let _ = self.pg.drop_schema().await;
         self.pg.close().await;
+        let drop = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema);
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop))
+            .execute(&self.admin)
+            .await;
         self.admin.close().await;
     }
 }

@@ -10,8 +10,9 @@
 
 mod harness;
 mod ilp;
-mod redis;
 mod memory;
+mod pg;
+mod redis;
 
 use harness::Harness;
 
@@ -25,5 +26,6 @@ async fn main() {
 async fn run_all(h: &mut Harness) {
     ilp::run(h).await;
     memory::run(h).await;
+    pg::run(h).await;
     redis::run(h).await;
 }

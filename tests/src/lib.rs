@@ -21,14 +21,9 @@ pub fn store_url(var: &str) -> Option<String> {
     }
 }
 
-/// A fresh, unique namespace name (letters, digits, `_`) for one test case.
+/// A fresh, unique namespace name (lowercase letters, digits, `_`; at most 40 characters) for one
+/// test: the conformance suite's own rule, so stale namespaces of ended test processes are
+/// recognised and collected the same way.
 pub fn unique_namespace(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}_{}_{n}_{nanos:x}", std::process::id())
+    dal::conformance::namespace(prefix)
 }

@@ -19,13 +19,8 @@ use crate::value::FieldVisitor;
 
 /// Appends `text` to `out` with the key codec's escaping.
 pub fn escape_key_part(text: &str, out: &mut String) {
-    // Fast path: most ids need no escaping. Chunks without early exit let the check vectorize.
-    let needs_escape = text.as_bytes().chunks(16).any(|chunk| {
-        chunk.iter().fold(false, |any, &b| {
-            any | matches!(b, b':' | b'{' | b'}' | b'%')
-        })
-    });
-    if !needs_escape {
+    // Fast path: most ids need no escaping.
+    if !needs_escape(text.as_bytes()) {
         out.push_str(text);
         return;
     }
@@ -38,6 +33,41 @@ pub fn escape_key_part(text: &str, out: &mut String) {
             c => out.push(c),
         }
     }
+}
+
+/// Whether `bytes` holds a byte the key codec escapes. Every key part of every cache call
+/// passes through here, so it tests eight bytes at a time: a byte of `x` equals `c` exactly when
+/// the same byte of `x ^ c * 0x01..01` is zero, and `(y - 0x01..01) & !y & 0x80..80` is non-zero
+/// exactly when some byte of `y` is zero.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    #[inline(always)]
+    fn has_byte(x: u64, c: u8) -> u64 {
+        let y = x ^ (LO * u64::from(c));
+        y.wrapping_sub(LO) & !y & HI
+    }
+    #[inline(always)]
+    fn any_special(word: &[u8]) -> bool {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w);
+        (has_byte(x, b':') | has_byte(x, b'{') | has_byte(x, b'}') | has_byte(x, b'%')) != 0
+    }
+    if bytes.len() < 8 {
+        return bytes
+            .iter()
+            .any(|&b| matches!(b, b':' | b'{' | b'}' | b'%'));
+    }
+    let words = bytes.chunks_exact(8);
+    let has_tail = !words.remainder().is_empty();
+    for word in words {
+        if any_special(word) {
+            return true;
+        }
+    }
+    // The last eight bytes (overlapping the last whole word) instead of a byte loop.
+    has_tail && any_special(&bytes[bytes.len() - 8..])
 }
 
 /// Renders the key of `T` for `key` and appends it to `out`.
@@ -258,7 +288,25 @@ impl<S: KeySink> FieldVisitor for KeyVisitor<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_key_part;
+    use super::{escape_key_part, needs_escape};
+
+    #[test]
+    fn the_word_at_a_time_check_agrees_with_a_byte_loop_at_every_length_and_position() {
+        let naive = |b: &[u8]| b.iter().any(|&c| matches!(c, b':' | b'{' | b'}' | b'%'));
+        for len in 0..=34 {
+            for pos in 0..len {
+                for byte in 0..=255u8 {
+                    let mut text = vec![b'a'; len];
+                    text[pos] = byte;
+                    assert_eq!(
+                        needs_escape(&text),
+                        naive(&text),
+                        "len {len}, byte {byte:#04x} at {pos}"
+                    );
+                }
+            }
+        }
+    }
 
     fn esc(s: &str) -> String {
         let mut out = String::new();

@@ -314,30 +314,45 @@ struct Reader<'a> {
     pos: usize,
 }
 
+#[cold]
+fn wrong_tag(field: &'static FieldMeta, found: u8, want: u8) -> Error {
+    Error::codec(
+        field,
+        format_args!(
+            "stored value holds {} (tag {found}) where {} was expected: the value is corrupted",
+            tag_name(found),
+            tag_name(want)
+        ),
+    )
+}
+
+#[cold]
+fn overflow(field: &'static FieldMeta) -> Error {
+    Error::codec(
+        field,
+        "stored integer overflows 64 bits: the value is corrupted",
+    )
+}
+
+#[cold]
 fn truncated(field: &'static FieldMeta) -> Error {
     Error::codec(field, "stored value is truncated inside this field")
 }
 
 impl<'a> Reader<'a> {
-    /// Reads the tag; `Ok(None)` for NULL, an error when it is neither NULL nor one of `want`.
-    #[inline]
-    fn tag(&mut self, field: &'static FieldMeta, want: &[u8]) -> Result<Option<u8>> {
+    /// Reads the tag; `Ok(None)` for NULL, an error when it is neither NULL nor `want` (for
+    /// booleans, `want` is [`TAG_FALSE`] and [`TAG_TRUE`] is accepted too).
+    #[inline(always)]
+    fn tag(&mut self, field: &'static FieldMeta, want: u8) -> Result<Option<u8>> {
         let tag = *self.buf.get(self.pos).ok_or_else(|| truncated(field))?;
         self.pos += 1;
-        if tag == TAG_NULL {
-            return Ok(None);
+        if tag == want || (want == TAG_FALSE && tag == TAG_TRUE) {
+            Ok(Some(tag))
+        } else if tag == TAG_NULL {
+            Ok(None)
+        } else {
+            Err(wrong_tag(field, tag, want))
         }
-        if want.contains(&tag) {
-            return Ok(Some(tag));
-        }
-        Err(Error::codec(
-            field,
-            format_args!(
-                "stored value holds {} (tag {tag}) where {} was expected: the value is corrupted",
-                tag_name(tag),
-                tag_name(want.first().copied().unwrap_or(TAG_NULL))
-            ),
-        ))
     }
 
     #[inline]
@@ -358,18 +373,27 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self, field: &'static FieldMeta) -> Result<u64> {
+        // Lengths and small integers fit one byte.
+        if let Some(&b) = self.buf.get(self.pos)
+            && b < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.varint_bytewise(field)
+    }
+
+    /// [`Reader::varint`] past its one-byte fast path.
+    fn varint_bytewise(&mut self, field: &'static FieldMeta) -> Result<u64> {
         let mut v: u64 = 0;
         let mut shift = 0u32;
         loop {
             let b = *self.buf.get(self.pos).ok_or_else(|| truncated(field))?;
             self.pos += 1;
             if shift == 63 && b > 1 {
-                return Err(Error::codec(
-                    field,
-                    "stored integer overflows 64 bits: the value is corrupted",
-                ));
+                return Err(overflow(field));
             }
             v |= u64::from(b & 0x7F) << shift;
             if b & 0x80 == 0 {
@@ -380,14 +404,14 @@ impl<'a> Reader<'a> {
     }
 
     fn int(&mut self, field: &'static FieldMeta) -> Result<Option<i64>> {
-        match self.tag(field, &[TAG_INT])? {
+        match self.tag(field, TAG_INT)? {
             None => Ok(None),
             Some(_) => Ok(Some(unzigzag(self.varint(field)?))),
         }
     }
 
     fn len_prefixed(&mut self, field: &'static FieldMeta, tag: u8) -> Result<Option<&'a [u8]>> {
-        match self.tag(field, &[tag])? {
+        match self.tag(field, tag)? {
             None => Ok(None),
             Some(_) => {
                 let len = self.varint(field)?;
@@ -456,9 +480,7 @@ macro_rules! narrow_int {
 
 impl FieldDecoder for Reader<'_> {
     fn bool(&mut self, field: &'static FieldMeta) -> Result<Option<bool>> {
-        Ok(self
-            .tag(field, &[TAG_FALSE, TAG_TRUE])?
-            .map(|t| t == TAG_TRUE))
+        Ok(self.tag(field, TAG_FALSE)?.map(|t| t == TAG_TRUE))
     }
     narrow_int!(i16, i16);
     narrow_int!(i32, i32);
@@ -466,13 +488,13 @@ impl FieldDecoder for Reader<'_> {
         self.int(field)
     }
     fn f32(&mut self, field: &'static FieldMeta) -> Result<Option<f32>> {
-        match self.tag(field, &[TAG_F32])? {
+        match self.tag(field, TAG_F32)? {
             None => Ok(None),
             Some(_) => Ok(Some(f32::from_bits(u32::from_le_bytes(self.array(field)?)))),
         }
     }
     fn f64(&mut self, field: &'static FieldMeta) -> Result<Option<f64>> {
-        match self.tag(field, &[TAG_F64])? {
+        match self.tag(field, TAG_F64)? {
             None => Ok(None),
             Some(_) => Ok(Some(f64::from_bits(u64::from_le_bytes(self.array(field)?)))),
         }
@@ -481,13 +503,13 @@ impl FieldDecoder for Reader<'_> {
         self.text(field, TAG_TEXT)
     }
     fn uuid(&mut self, field: &'static FieldMeta) -> Result<Option<Uuid>> {
-        match self.tag(field, &[TAG_UUID])? {
+        match self.tag(field, TAG_UUID)? {
             None => Ok(None),
             Some(_) => Ok(Some(Uuid::from_bytes(self.array(field)?))),
         }
     }
     fn timestamp(&mut self, field: &'static FieldMeta) -> Result<Option<DateTime<Utc>>> {
-        match self.tag(field, &[TAG_TIMESTAMP])? {
+        match self.tag(field, TAG_TIMESTAMP)? {
             None => Ok(None),
             Some(_) => {
                 let secs = unzigzag(self.varint(field)?);
@@ -505,7 +527,7 @@ impl FieldDecoder for Reader<'_> {
         }
     }
     fn decimal(&mut self, field: &'static FieldMeta) -> Result<Option<Decimal>> {
-        match self.tag(field, &[TAG_DECIMAL])? {
+        match self.tag(field, TAG_DECIMAL)? {
             None => Ok(None),
             Some(_) => {
                 let raw: [u8; 16] = self.array(field)?;
@@ -807,6 +829,45 @@ pub(crate) mod tests {
         buf.push(0);
         let err = decode_value::<Sample>(&buf).expect_err("trailing byte");
         assert!(err.to_string().contains("left over"), "{err}");
+    }
+
+    #[test]
+    fn varints_round_trip_at_every_width_and_overflow_is_rejected() {
+        let field = &SAMPLE_FIELDS[4];
+        let mut values: Vec<u64> = vec![0, 1, u64::MAX, u64::MAX - 1, 1 << 63];
+        for k in 1..64 {
+            values.extend([(1u64 << k) - 1, 1u64 << k, (1u64 << k) + 1]);
+        }
+        for v in values {
+            let mut bytes = Vec::new();
+            Writer { out: &mut bytes }.varint(v);
+            // At the end of the value, then followed by more bytes.
+            for pad in [0usize, 10] {
+                let mut buf = bytes.clone();
+                buf.resize(bytes.len() + pad, 0xFF);
+                let mut r = Reader { buf: &buf, pos: 0 };
+                assert_eq!(r.varint(field).ok(), Some(v), "{v} with {pad} bytes after");
+                assert_eq!(r.pos, bytes.len());
+                // Cut short, it is truncated.
+                let mut short = Reader {
+                    buf: &bytes[..bytes.len() - 1],
+                    pos: 0,
+                };
+                assert!(short.varint(field).is_err());
+            }
+        }
+        // Over 64 bits: a tenth byte above 1, or an eleventh byte.
+        for bad in [
+            [0xFFu8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02].to_vec(),
+            [0xFFu8; 10].to_vec(),
+        ] {
+            for pad in [0usize, 10] {
+                let mut buf = bad.clone();
+                buf.resize(bad.len() + pad, 0);
+                let err = Reader { buf: &buf, pos: 0 }.varint(field).unwrap_err();
+                assert!(err.to_string().contains("overflows 64 bits"), "{err}");
+            }
+        }
     }
 
     #[test]

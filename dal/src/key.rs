@@ -78,7 +78,7 @@ pub fn encode_key<T: Keyed>(key: &T::Key, out: &mut String) -> Result<()> {
     let meta = T::META;
     // Usual case: the template names the ids in id order, so each part is written straight
     // into `out` between the literals (no scratch buffer: keys are built on every cache call).
-    if names_ids_in_order(meta.key_template, meta.id_fields) {
+    if KeyPlan::<T>::IDS_IN_ORDER {
         let start = out.len();
         let mut direct = KeyVisitor(DirectKey {
             out,
@@ -132,13 +132,26 @@ pub fn entity_key<T: Keyed>(entity: &T) -> Result<String> {
 /// Composite keys may have at most this many parts.
 pub const MAX_KEY_PARTS: usize = 8;
 
+/// Per-entity facts about the key template, computed at compile time.
+struct KeyPlan<T>(std::marker::PhantomData<T>);
+
+impl<T: Keyed> KeyPlan<T> {
+    const IDS_IN_ORDER: bool = names_ids_in_order(T::META.key_template, T::META.id_fields);
+}
+
 /// Whether the template's placeholders are exactly the id fields, in id order.
-fn names_ids_in_order(template: &[KeySegment], ids: &[usize]) -> bool {
-    let mut named = template.iter().filter_map(|seg| match seg {
-        KeySegment::Field(i) => Some(*i),
-        KeySegment::Literal(_) => None,
-    });
-    ids.iter().all(|id| named.next() == Some(*id)) && named.next().is_none()
+const fn names_ids_in_order(template: &[KeySegment], ids: &[usize]) -> bool {
+    let (mut seg, mut id) = (0, 0);
+    while seg < template.len() {
+        if let KeySegment::Field(i) = template[seg] {
+            if id == ids.len() || ids[id] != i {
+                return false;
+            }
+            id += 1;
+        }
+        seg += 1;
+    }
+    id == ids.len()
 }
 
 /// Writes a key in one pass when the template names the ids in id order.
@@ -288,7 +301,27 @@ impl<S: KeySink> FieldVisitor for KeyVisitor<S> {
 
 #[cfg(test)]
 mod tests {
-    use super::{escape_key_part, needs_escape};
+    use super::{escape_key_part, names_ids_in_order, needs_escape};
+    use crate::entity::KeySegment::{Field, Literal};
+
+    #[test]
+    fn the_one_pass_plan_needs_every_id_named_once_in_id_order() {
+        let ids = [0, 2];
+        let t = |segs: &[crate::entity::KeySegment]| names_ids_in_order(segs, &ids);
+        assert!(t(&[Literal("p:"), Field(0), Literal(":"), Field(2)]));
+        assert!(t(&[Field(0), Literal(":"), Field(2), Literal(":x")]));
+        assert!(!t(&[Literal("p:"), Field(2), Literal(":"), Field(0)]));
+        assert!(!t(&[Literal("p:"), Field(0)]));
+        assert!(!t(&[
+            Field(0),
+            Literal(":"),
+            Field(2),
+            Literal(":"),
+            Field(2)
+        ]));
+        assert!(!t(&[Literal("p")]));
+        assert!(names_ids_in_order(&[Literal("p")], &[]));
+    }
 
     #[test]
     fn the_word_at_a_time_check_agrees_with_a_byte_loop_at_every_length_and_position() {

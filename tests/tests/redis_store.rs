@@ -93,6 +93,23 @@ async fn batches_are_pipelined_and_keep_request_order() {
     assert_eq!(usd, [Some(7.0), None, Some(499.0), Some(0.0), Some(7.0)]);
     assert!(prices.lookup_many(&[]).await.expect("empty").is_empty());
 
+    // More keys than one MGET carries (256): pipelined chunks, still one slot per key in order.
+    let wanted: Vec<(String, Option<f64>)> = (0..700)
+        .map(|i| {
+            if i % 7 == 0 {
+                (format!("missing{i}"), None)
+            } else {
+                let t = (i * 37) % 500;
+                (format!("T{t}"), Some(f64::from(t)))
+            }
+        })
+        .collect();
+    let keys: Vec<String> = wanted.iter().map(|(k, _)| k.clone()).collect();
+    let got = prices.lookup_many(&keys).await.expect("lookup_many 700");
+    let usd: Vec<Option<f64>> = got.iter().map(|p| p.as_ref().map(|p| p.usd)).collect();
+    let expected: Vec<Option<f64>> = wanted.iter().map(|(_, v)| *v).collect();
+    assert_eq!(usd, expected);
+
     // Every cached entry carries the entity's default TTL.
     let left = prices.remaining_ttl(&"T250".into()).await.expect("pttl");
     assert!(
@@ -249,6 +266,23 @@ async fn list_scans_filters_and_pages_in_key_order() {
     expected.sort_by(|x, y| (&x.chain, &x.address).cmp(&(&y.chain, &y.address)));
     assert_eq!(seen, expected);
     assert_eq!(pages, 5, "47 rows at 10 per page");
+    // Past one MGET chunk (256 keys): every record once, in key order.
+    let more: Vec<Pool> = (57..400)
+        .map(|i| Pool {
+            chain: format!("c{}", i % 3),
+            address: format!("a{i:03}"),
+            reserve: i,
+        })
+        .collect();
+    pools.save_all(&more).await.expect("save_all more");
+    let everything = pools
+        .list(&ListQuery::new(dal::Filter::all(), 1_000))
+        .await
+        .expect("list all");
+    let mut expected: Vec<Pool> = all.iter().chain(&more).cloned().collect();
+    expected.sort_by(|x, y| (&x.chain, &x.address).cmp(&(&y.chain, &y.address)));
+    assert_eq!(everything.items, expected);
+    assert!(everything.next.is_none());
     let bad = pools.list(&ListQuery::new(dal::Filter::all(), 0)).await;
     assert!(matches!(bad, Err(Error::Validation { .. })), "{bad:?}");
     clear_namespace(&redis).await;

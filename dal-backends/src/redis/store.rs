@@ -1,7 +1,9 @@
 //! The cache and record backend traits on Redis strings: one key per entity, one value each.
 //!
 //! Every write is a single `SET` (with `PX` when there is a TTL), so value and expiry are atomic;
-//! batches are one pipeline with a per-item outcome; multi-key reads are one `MGET`. Records use
+//! batches are one pipeline with a per-item outcome; multi-key reads are `MGET`s of up to 256 keys
+//! pipelined in one write (each chunk reads its keys atomically; a larger lookup as a whole is not
+//! one point-in-time snapshot, as with Redis Cluster's per-slot `MGET`s). Records use
 //! the same keys without TTL, and `list` walks `SCAN MATCH` over the entity's key shape (never
 //! `KEYS`, which blocks the server), then filters, sorts and pages in the client. Redis has no
 //! index to seek a keyset cursor in, so every page scans and fetches all of the entity's keys
@@ -18,13 +20,16 @@ use dal::entity::{Entity, KeySegment, Keyed};
 use dal::query::{BatchReport, Cursor, ListQuery, Page};
 use dal::value::{RowCapture, Value};
 use dal::{Backend, CacheBackend, Capabilities, Error, QuantileAccuracy, RecordBackend, Result};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesOrdered;
 
 use super::codec::{decode_value, encode_value};
 use super::error::{from_redis, unexpected_reply};
 use super::{NAME, Redis};
 
-/// Keys per `MGET` while listing (bounds the size of one reply).
-const LIST_FETCH_CHUNK: usize = 1_000;
+/// Keys per `MGET` of a lookup or listing: more keys go out as pipelined chunks of this size,
+/// so decoding one reply overlaps parsing the next (see [`mget_chunks`]).
+const MGET_CHUNK: usize = 256;
 
 /// Scratch buffers above this capacity are dropped after use instead of kept per thread.
 const SCRATCH_KEEP: usize = 64 * 1024;
@@ -161,24 +166,22 @@ impl Redis {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut cmd = ::redis::cmd("MGET");
+        let mut cmds = Vec::with_capacity(keys.len().div_ceil(MGET_CHUNK));
         let mut buf = String::new();
-        for key in keys {
-            self.write_key::<T>(key, &mut buf)?;
-            cmd.arg(buf.as_str());
-        }
-        let mut conn = self.connection();
-        let reply = mget(&mut conn, &cmd).await?;
-        if reply.len() != keys.len() {
-            return Err(unexpected_reply(
-                "MGET",
-                format!("{} values for {} keys", reply.len(), keys.len()),
-            ));
+        for part in keys.chunks(MGET_CHUNK) {
+            let mut cmd = ::redis::cmd("MGET");
+            for key in part {
+                self.write_key::<T>(key, &mut buf)?;
+                cmd.arg(buf.as_str());
+            }
+            cmds.push((cmd, part.len()));
         }
         let mut out = Vec::with_capacity(keys.len());
-        for value in &reply {
-            out.push(value_bytes(value)?.map(decode_value::<T>).transpose()?);
-        }
+        mget_chunks(&self.connection(), &cmds, |bytes| {
+            out.push(bytes.map(decode_value::<T>).transpose()?);
+            Ok(())
+        })
+        .await?;
         Ok(out)
     }
 
@@ -231,39 +234,45 @@ impl Redis {
         let after = query.after.as_ref().map(Cursor::key_values);
         let filtered = !query.filter.conditions().is_empty();
         let mut rows: Vec<(Vec<Value>, T)> = Vec::new();
-        for chunk in keys.chunks(LIST_FETCH_CHUNK) {
-            let mut cmd = ::redis::cmd("MGET");
-            cmd.arg(chunk);
-            for value in &mget(&mut conn, &cmd).await? {
-                // Keys that expired or were deleted since the scan come back as nil: skipped.
-                let Some(bytes) = value_bytes(value)? else {
-                    continue;
-                };
-                let entity = decode_value::<T>(bytes)?;
-                let key_values = if filtered {
-                    let mut row = RowCapture::default();
-                    entity.encode(&mut row)?;
-                    if !query.filter.matches(&row.0) {
-                        continue;
-                    }
-                    T::META
-                        .id_fields
-                        .iter()
-                        .map(|&i| row.0.get(i).cloned().unwrap_or(Value::Null))
-                        .collect()
-                } else {
-                    let mut parts = RowCapture::default();
-                    T::encode_key(&entity.key(), &mut parts)?;
-                    parts.0
-                };
-                if let Some(after) = after
-                    && compare_keys(&key_values, after) != Ordering::Greater
-                {
-                    continue;
+        let cmds: Vec<(Cmd, usize)> = keys
+            .chunks(MGET_CHUNK)
+            .map(|chunk| {
+                let mut cmd = ::redis::cmd("MGET");
+                cmd.arg(chunk);
+                (cmd, chunk.len())
+            })
+            .collect();
+        mget_chunks(&conn, &cmds, |bytes| {
+            // Keys that expired or were deleted since the scan come back as nil: skipped.
+            let Some(bytes) = bytes else {
+                return Ok(());
+            };
+            let entity = decode_value::<T>(bytes)?;
+            let key_values = if filtered {
+                let mut row = RowCapture::default();
+                entity.encode(&mut row)?;
+                if !query.filter.matches(&row.0) {
+                    return Ok(());
                 }
-                rows.push((key_values, entity));
+                T::META
+                    .id_fields
+                    .iter()
+                    .map(|&i| row.0.get(i).cloned().unwrap_or(Value::Null))
+                    .collect()
+            } else {
+                let mut parts = RowCapture::default();
+                T::encode_key(&entity.key(), &mut parts)?;
+                parts.0
+            };
+            if let Some(after) = after
+                && compare_keys(&key_values, after) != Ordering::Greater
+            {
+                return Ok(());
             }
-        }
+            rows.push((key_values, entity));
+            Ok(())
+        })
+        .await?;
         rows.sort_by(|a, b| compare_keys(&a.0, &b.0));
         let more = rows.len() > query.limit;
         rows.truncate(query.limit);
@@ -289,6 +298,39 @@ async fn mget(conn: &mut ConnectionManager, cmd: &Cmd) -> Result<Vec<RedisValue>
         RedisValue::Array(items) => Ok(items),
         other => Err(unexpected_reply("MGET", format!("{other:?}"))),
     }
+}
+
+/// Sends `cmds` (each an `MGET` with its number of keys) in one pipelined write and hands every
+/// reply item to `each`, in key order. Decoding one reply here overlaps the connection parsing the
+/// next, which is why large lookups are split into chunks at all.
+async fn mget_chunks(
+    conn: &ConnectionManager,
+    cmds: &[(Cmd, usize)],
+    mut each: impl FnMut(Option<&[u8]>) -> Result<()>,
+) -> Result<()> {
+    let mut replies: FuturesOrdered<_> = cmds
+        .iter()
+        .map(|(cmd, _)| {
+            let mut conn = conn.clone();
+            async move { mget(&mut conn, cmd).await }
+        })
+        .collect();
+    for (_, count) in cmds {
+        let reply = match replies.next().await {
+            Some(reply) => reply?,
+            None => return Err(unexpected_reply("MGET", String::from("a reply is missing"))),
+        };
+        if reply.len() != *count {
+            return Err(unexpected_reply(
+                "MGET",
+                format!("{} values for {count} keys", reply.len()),
+            ));
+        }
+        for value in &reply {
+            each(value_bytes(value)?)?;
+        }
+    }
+    Ok(())
 }
 
 /// The bytes of a string reply item; `None` for nil (a missing key).

@@ -71,17 +71,17 @@ fn encode_row_unmarked<T: Entity>(buf: &mut Buffer, table: &str, row: &T) -> Res
         .map_err(|e| error::ilp_row(meta.name, e))?;
     let plan = PlanOf::<T>::PLAN;
     let ts = if plan.two_passes {
-        let mut w = IlpRow::<SYMBOLS>::new(buf, 0);
+        let mut w = IlpRow::<T, SYMBOLS>::new(buf);
         row.encode(&mut w)?;
-        let mut w = IlpRow::<COLUMNS>::new(w.buf, 0);
+        let mut w = IlpRow::<T, COLUMNS>::new(w.buf);
         row.encode(&mut w)?;
         w.ts
     } else if plan.held > 0 {
-        let mut w = IlpRow::<HOLD>::new(buf, plan.last_symbol);
+        let mut w = IlpRow::<T, HOLD>::new(buf);
         row.encode(&mut w)?;
         w.ts
     } else {
-        let mut w = IlpRow::<DIRECT>::new(buf, 0);
+        let mut w = IlpRow::<T, DIRECT>::new(buf);
         row.encode(&mut w)?;
         w.ts
     };
@@ -198,28 +198,36 @@ enum Now {
     Write,
 }
 
-struct IlpRow<'b, const PASS: Pass> {
+/// Writes one entity of type `T` (whose compile-time [`Plan`] decides, per field, whether a
+/// column is written now or held back: no per-row state machine).
+struct IlpRow<'b, T, const PASS: Pass> {
     buf: &'b mut Buffer,
-    /// In a HOLD walk, the index of the last symbol field: columns before it are held back.
-    last_symbol: usize,
-    /// In a HOLD walk, whether the last symbol is still to come.
-    holding: bool,
     held: [Option<(&'static FieldMeta, Held)>; MAX_HELD],
     held_len: usize,
     ts: Option<i64>,
+    entity: std::marker::PhantomData<fn(&T)>,
 }
 
-impl<'b, const PASS: Pass> IlpRow<'b, PASS> {
+impl<'b, T: Entity, const PASS: Pass> IlpRow<'b, T, PASS> {
+    /// In a HOLD walk, the index of the last symbol field: columns declared before it are held
+    /// back until it is written (fields are visited in declaration order).
+    const LAST_SYMBOL: usize = PlanOf::<T>::PLAN.last_symbol;
+
     #[inline(always)]
-    fn new(buf: &'b mut Buffer, last_symbol: usize) -> Self {
+    fn new(buf: &'b mut Buffer) -> Self {
         IlpRow {
             buf,
-            last_symbol,
-            holding: PASS == HOLD,
             held: [None; MAX_HELD],
             held_len: 0,
             ts: None,
+            entity: std::marker::PhantomData,
         }
+    }
+
+    /// Whether `field` is the last symbol of a HOLD walk (the held columns follow it).
+    #[inline(always)]
+    fn ends_symbols(field: &'static FieldMeta) -> bool {
+        PASS == HOLD && field.index == Self::LAST_SYMBOL
     }
 
     #[inline(always)]
@@ -228,17 +236,17 @@ impl<'b, const PASS: Pass> IlpRow<'b, PASS> {
     }
 
     #[inline(always)]
-    fn column_now(&self) -> Now {
+    fn column_now(field: &'static FieldMeta) -> Now {
         match PASS {
             SYMBOLS => Now::Skip,
-            HOLD if self.holding => Now::Hold,
+            HOLD if field.index < Self::LAST_SYMBOL => Now::Hold,
             _ => Now::Write,
         }
     }
 
     #[inline(always)]
     fn scalar(&mut self, field: &'static FieldMeta, v: Held) -> Result<()> {
-        match self.column_now() {
+        match Self::column_now(field) {
             Now::Skip => Ok(()),
             Now::Write => self.write(field, v),
             Now::Hold => {
@@ -286,7 +294,7 @@ impl<'b, const PASS: Pass> IlpRow<'b, PASS> {
     }
 
     /// Writes the columns held back, in declaration order.
-    #[inline]
+    #[inline(always)]
     fn write_held(&mut self) -> Result<()> {
         let n = std::mem::take(&mut self.held_len);
         for i in 0..n.min(MAX_HELD) {
@@ -298,13 +306,12 @@ impl<'b, const PASS: Pass> IlpRow<'b, PASS> {
     }
 }
 
-impl<const PASS: Pass> FieldVisitor for IlpRow<'_, PASS> {
+impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
     #[inline(always)]
     fn null(&mut self, field: &'static FieldMeta) -> Result<()> {
         // None omits the column: QuestDB stores NULL for a column missing from a row. An
         // omitted symbol still counts, so held columns are written after the last one.
-        if PASS == HOLD && self.holding && field.index == self.last_symbol {
-            self.holding = false;
+        if Self::ends_symbols(field) {
             self.write_held()?;
         }
         Ok(())
@@ -356,8 +363,7 @@ impl<const PASS: Pass> FieldVisitor for IlpRow<'_, PASS> {
             self.buf
                 .symbol(Self::name(field), v)
                 .map_err(|e| error::ilp_field(field, e))?;
-            if PASS == HOLD && self.holding && field.index == self.last_symbol {
-                self.holding = false;
+            if Self::ends_symbols(field) {
                 self.write_held()?;
             }
         } else {
@@ -392,7 +398,7 @@ impl<const PASS: Pass> FieldVisitor for IlpRow<'_, PASS> {
 
     #[inline(always)]
     fn json(&mut self, field: &'static FieldMeta, json: &str) -> Result<()> {
-        if matches!(self.column_now(), Now::Skip) {
+        if matches!(Self::column_now(field), Now::Skip) {
             return Ok(());
         }
         check_text(field, json, false)?;
@@ -428,8 +434,8 @@ fn check_text(field: &'static FieldMeta, v: &str, symbol: bool) -> Result<()> {
 }
 
 /// Whether `b` contains a zero byte: eight bytes at a time with the "has zero byte" bit trick,
-/// the tail as one overlapping word (std's `contains` and `memchr` cost more on the short
-/// strings of a row).
+/// the tail as one overlapping word, short text as two overlapping four-byte words (std's
+/// `contains` and `memchr` cost more on the short strings of a row).
 #[inline]
 fn has_nul(b: &[u8]) -> bool {
     const LO: u64 = 0x0101_0101_0101_0101;
@@ -440,20 +446,31 @@ fn has_nul(b: &[u8]) -> bool {
         w.copy_from_slice(&b[at..at + 8]);
         u64::from_le_bytes(w)
     }
-    if b.len() < 8 {
-        return b.contains(&0);
+    #[inline(always)]
+    fn half(b: &[u8], at: usize) -> u64 {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&b[at..at + 4]);
+        u64::from(u32::from_le_bytes(w))
     }
     // (x - 0x01..) & !x has a high bit set in a byte only at or above a zero byte, so OR-ing
     // the words and testing the high bits answers "any zero byte" exactly.
+    let zero_in = |x: u64| x.wrapping_sub(LO) & !x;
+    if b.len() < 8 {
+        if b.len() < 4 {
+            return b.contains(&0);
+        }
+        // Two overlapping four-byte words, padded with 0xFF bytes (never zero).
+        let acc = zero_in(half(b, 0) | 0xFFFF_FFFF_0000_0000)
+            | zero_in(half(b, b.len() - 4) | 0xFFFF_FFFF_0000_0000);
+        return acc & HI != 0;
+    }
     let mut acc = 0u64;
     let mut i = 0;
     while i + 8 <= b.len() {
-        let x = word(b, i);
-        acc |= x.wrapping_sub(LO) & !x;
+        acc |= zero_in(word(b, i));
         i += 8;
     }
-    let x = word(b, b.len() - 8);
-    acc |= x.wrapping_sub(LO) & !x;
+    acc |= zero_in(word(b, b.len() - 8));
     acc & HI != 0
 }
 
@@ -672,16 +689,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nul_bytes_are_found_anywhere() {
+    fn nul_bytes_are_found_anywhere_and_only_there() {
         for len in 0..40 {
-            let clean = vec![b'a'; len];
-            assert!(!has_nul(&clean), "{len}");
             for at in 0..len {
-                let mut dirty = clean.clone();
-                dirty[at] = 0;
-                assert!(has_nul(&dirty), "{len} {at}");
+                for byte in 0..=255u8 {
+                    let mut text = vec![b'a'; len];
+                    text[at] = byte;
+                    assert_eq!(has_nul(&text), byte == 0, "len {len}, {byte:#04x} at {at}");
+                    // Next to a 0x80 or 0x01, the bytes where the bit trick could borrow.
+                    text.iter_mut()
+                        .filter(|b| **b == b'a')
+                        .for_each(|b| *b = 0x80);
+                    assert_eq!(has_nul(&text), byte == 0, "len {len}, {byte:#04x} at {at}");
+                }
             }
         }
+        assert!(!has_nul(b""));
         assert!(!has_nul("ü東京😀\x01\x7f\u{80}".as_bytes()));
     }
 

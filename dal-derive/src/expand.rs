@@ -276,12 +276,15 @@ fn expand(cont: &Container<'_>) -> TokenStream {
 
             #(#assertions)*
 
-            static __FIELDS: [__dal::FieldMeta; #count] = [#(#field_metas),*];
+            // Constants, not statics: a crate that uses the entity gets the metadata's value, so
+            // the optimizer folds per-field decisions (`field.symbol`, `field.max_len`..) in the
+            // generated `encode`/`decode`, which are instantiated in the backend's crate.
+            const __FIELDS: &[__dal::FieldMeta; #count] = &[#(#field_metas),*];
 
-            static __META: __dal::EntityMeta = __dal::EntityMeta {
+            const __META: &__dal::EntityMeta = &__dal::EntityMeta {
                 name: #name,
                 table: #table,
-                fields: &__FIELDS,
+                fields: __FIELDS,
                 id_fields: &[#(#ids),*],
                 timestamp_field: #timestamp_field,
                 key_template: &[#(#template),*],
@@ -303,7 +306,7 @@ fn expand(cont: &Container<'_>) -> TokenStream {
 
             #[automatically_derived]
             impl __dal::Entity for #ident {
-                const META: &'static __dal::EntityMeta = &__META;
+                const META: &'static __dal::EntityMeta = __META;
 
                 fn encode<__V: __dal::FieldVisitor + ?Sized>(&self, __v: &mut __V) -> __dal::Result<()> {
                     #(#encodes)*

@@ -6,7 +6,8 @@
 //! `key_`). Pairs whose store URL is not set are skipped with a message. `--filter TEXT` runs
 //! only pairs whose name contains TEXT.
 //!
-//! Run: `cargo run --release -p dal-bench -- [--json FILE] [--filter TEXT]`
+//! Run: `cargo run --release -p dal-bench -- [--json FILE] [--filter TEXT]`. With
+//! `DAL_BENCH_ROUNDS=1` set, every pair also prints the ratio of each of its rounds to stderr.
 
 mod harness;
 mod ilp;

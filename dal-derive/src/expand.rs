@@ -308,11 +308,13 @@ fn expand(cont: &Container<'_>) -> TokenStream {
             impl __dal::Entity for #ident {
                 const META: &'static __dal::EntityMeta = __META;
 
+                #[inline]
                 fn encode<__V: __dal::FieldVisitor + ?Sized>(&self, __v: &mut __V) -> __dal::Result<()> {
                     #(#encodes)*
                     __dal::Ok(())
                 }
 
+                #[inline]
                 fn decode<__D: __dal::FieldDecoder + ?Sized>(__d: &mut __D) -> __dal::Result<Self> {
                     #(#decodes)*
                     __dal::Ok(#ident { #(#inits),* })

@@ -96,7 +96,7 @@ impl Harness {
         }
         let mut rounds = Vec::with_capacity(self.rounds as usize);
         for r in 0..self.rounds {
-            let (f, b) = if r % 2 == 0 {
+            let (f, b) = if r.is_multiple_of(2) {
                 let b = rate_sync(self.round, ops_per_call, &mut baseline);
                 (rate_sync(self.round, ops_per_call, &mut framework), b)
             } else {
@@ -205,7 +205,7 @@ where
     let start = Instant::now();
     let mut calls = 0u64;
     while start.elapsed() < budget {
-        let framework_first = calls % 2 == 0;
+        let framework_first = calls.is_multiple_of(2);
         for turn in 0..2 {
             let t0 = Instant::now();
             if (turn == 0) == framework_first {

@@ -394,7 +394,7 @@ async fn concurrent_pair(
                 }
             })
         };
-        let (f, b) = if r % 2 == 0 {
+        let (f, b) = if r.is_multiple_of(2) {
             let b = raw_round().await;
             (dal_round().await, b)
         } else {

@@ -161,17 +161,19 @@ async fn run_pairs(h: &mut Harness, url: &str) -> Result<(), Box<dyn std::error:
             .ignore();
     }
     pipe.exec_async(&mut raw.clone()).await?;
+    // dal's side of the three lookup pairs below.
+    let dal_lookup_many = || {
+        let prices = prices.clone();
+        let keys = Arc::clone(&keys);
+        async move {
+            let got = prices.lookup_many(&keys).await.expect("lookup_many");
+            assert!(got.iter().all(Option::is_some));
+        }
+    };
     h.pair(
         "redis_lookup_many_1000",
         BATCH as u64,
-        || {
-            let prices = prices.clone();
-            let keys = Arc::clone(&keys);
-            async move {
-                let got = prices.lookup_many(&keys).await.expect("lookup_many");
-                assert!(got.iter().all(Option::is_some));
-            }
-        },
+        &dal_lookup_many,
         || {
             let mut conn = raw.clone();
             let (keys, hand_keys) = (Arc::clone(&keys), Arc::clone(&hand_keys));
@@ -196,14 +198,7 @@ async fn run_pairs(h: &mut Harness, url: &str) -> Result<(), Box<dyn std::error:
     h.pair(
         "redis_lookup_many_1000_bytes_only",
         BATCH as u64,
-        || {
-            let prices = prices.clone();
-            let keys = Arc::clone(&keys);
-            async move {
-                let got = prices.lookup_many(&keys).await.expect("lookup_many");
-                assert!(got.iter().all(Option::is_some));
-            }
-        },
+        &dal_lookup_many,
         || {
             let mut conn = raw.clone();
             let keys = Arc::clone(&raw_keys);
@@ -223,14 +218,7 @@ async fn run_pairs(h: &mut Harness, url: &str) -> Result<(), Box<dyn std::error:
     h.pair(
         "redis_lookup_many_1000_vs_pipeline",
         BATCH as u64,
-        || {
-            let prices = prices.clone();
-            let keys = Arc::clone(&keys);
-            async move {
-                let got = prices.lookup_many(&keys).await.expect("lookup_many");
-                assert!(got.iter().all(Option::is_some));
-            }
-        },
+        &dal_lookup_many,
         || {
             let mut conn = raw.clone();
             let keys = Arc::clone(&raw_keys);

@@ -126,6 +126,8 @@ pub(crate) struct Field {
     pub(crate) rename: Option<Spanned<String>>,
     pub(crate) with: Option<Spanned<syn::Path>>,
     pub(crate) max_len: Option<Spanned<u32>>,
+    pub(crate) precision: Option<Spanned<u32>>,
+    pub(crate) scale: Option<Spanned<u32>>,
 }
 
 /// Parses `#[entity(..)]` attributes of a struct.
@@ -326,6 +328,8 @@ pub(crate) fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
     let mut rename = Attr::none(cx, RENAME, CTX);
     let mut with = Attr::none(cx, WITH, CTX);
     let mut max_len = Attr::none(cx, MAX_LEN, CTX);
+    let mut precision = Attr::none(cx, PRECISION, CTX);
+    let mut scale = Attr::none(cx, SCALE, CTX);
 
     for attr in attrs.iter().filter(|a| a.path() == ENTITY) {
         let result = attr.parse_nested_meta(|meta| {
@@ -373,8 +377,16 @@ pub(crate) fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
                     }
                 }
             } else if meta.path == MAX_LEN {
-                if let Some(n) = int_value(cx, &meta, MAX_LEN, "64")? {
+                if let Some(n) = int_value(cx, &meta, MAX_LEN, "64", 1)? {
                     max_len.set(span, n);
+                }
+            } else if meta.path == PRECISION {
+                if let Some(n) = int_value(cx, &meta, PRECISION, "18", 1)? {
+                    precision.set(span, n);
+                }
+            } else if meta.path == SCALE {
+                if let Some(n) = int_value(cx, &meta, SCALE, "8", 0)? {
+                    scale.set(span, n);
                 }
             } else {
                 unknown_key(cx, &meta, "field attribute", FIELD_KEYS)?;
@@ -396,6 +408,8 @@ pub(crate) fn parse_field(cx: &Ctxt, attrs: &[syn::Attribute]) -> Field {
         rename: rename.get(),
         with: with.get(),
         max_len: max_len.get(),
+        precision: precision.get(),
+        scale: scale.get(),
     }
 }
 
@@ -576,6 +590,7 @@ fn int_value(
     meta: &ParseNestedMeta,
     key: Symbol,
     example: &str,
+    min: u32,
 ) -> syn::Result<Option<u32>> {
     if !meta.input.peek(Token![=]) {
         cx.error_spanned_by(
@@ -589,23 +604,25 @@ fn int_value(
     match strip_groups(&expr) {
         Expr::Lit(ExprLit {
             lit: Lit::Int(i), ..
-        }) => match i.base10_parse::<u32>() {
-            Ok(0) => {
-                cx.error_spanned_by(
+        }) => {
+            match i.base10_parse::<u32>() {
+                Ok(n) if n < min => {
+                    cx.error_spanned_by(
                     i,
-                    format!("`{key}` must be at least 1: write e.g. {key} = {example}, or remove it for unbounded text"),
+                    format!("`{key}` must be at least {min}: write e.g. {key} = {example}, or remove it"),
                 );
-                Ok(None)
-            }
-            Ok(n) => Ok(Some(n)),
-            Err(_) => {
-                cx.error_spanned_by(
+                    Ok(None)
+                }
+                Ok(n) => Ok(Some(n)),
+                Err(_) => {
+                    cx.error_spanned_by(
                     i,
-                    format!("`{key}` must be a whole number between 1 and {}: write e.g. {key} = {example}", u32::MAX),
+                    format!("`{key}` must be a whole number between {min} and {}: write e.g. {key} = {example}", u32::MAX),
                 );
-                Ok(None)
+                    Ok(None)
+                }
             }
-        },
+        }
         other => {
             cx.error_spanned_by(
                 other,

@@ -77,7 +77,7 @@ fn check_names(cx: &Ctxt, cont: &Container<'_>) {
 fn check_field_combinations(cx: &Ctxt, f: &Field<'_>) {
     let a = &f.attrs;
     if a.skip.is_some() {
-        let others: [(&str, Option<Span>); 8] = [
+        let others: [(&str, Option<Span>); 10] = [
             ("id", a.id),
             ("timestamp", a.timestamp),
             ("symbol", a.symbol),
@@ -86,6 +86,8 @@ fn check_field_combinations(cx: &Ctxt, f: &Field<'_>) {
             ("rename", a.rename.as_ref().map(|r| r.span)),
             ("with", a.with.as_ref().map(|w| w.span)),
             ("max_len", a.max_len.as_ref().map(|m| m.span)),
+            ("precision", a.precision.as_ref().map(|m| m.span)),
+            ("scale", a.scale.as_ref().map(|m| m.span)),
         ];
         for (word, span) in others {
             if let Some(span) = span {
@@ -123,6 +125,7 @@ fn check_field_combinations(cx: &Ctxt, f: &Field<'_>) {
             "a #[entity(json)] field cannot be a symbol: symbols are short text tags; remove `symbol` or `json`",
         );
     }
+    check_decimal_spec(cx, a);
     if let (Some(m), Some(_)) = (&a.max_len, a.json) {
         cx.error_at(
             m.span,
@@ -397,5 +400,43 @@ fn check_redis(cx: &Ctxt, cont: &Container<'_>) {
                 ),
             );
         }
+    }
+}
+
+/// `precision` and `scale` of a `Decimal` field: both within what `rust_decimal` holds exactly.
+fn check_decimal_spec(cx: &Ctxt, a: &crate::attr::Field) {
+    /// Digits a `rust_decimal::Decimal` holds exactly (its 96-bit mantissa holds every 28-digit
+    /// number, not every 29-digit one).
+    const MAX_PRECISION: u32 = 28;
+    match (&a.precision, &a.scale) {
+        (Some(p), None) => cx.error_at(
+            p.span,
+            format!(
+                "`precision` needs a `scale`: write precision = {}, scale = 8 (digits after the point)",
+                p.value
+            ),
+        ),
+        (Some(p), _) if p.value > MAX_PRECISION => cx.error_at(
+            p.span,
+            format!(
+                "precision = {} exceeds the {MAX_PRECISION} digits a rust_decimal::Decimal holds exactly: write precision = {MAX_PRECISION} or less",
+                p.value
+            ),
+        ),
+        (p, Some(s)) if s.value > p.as_ref().map_or(MAX_PRECISION, |p| p.value) => cx.error_at(
+            s.span,
+            format!(
+                "scale = {} exceeds the precision ({}): the scale counts digits after the point, at most the precision",
+                s.value,
+                p.as_ref().map_or(MAX_PRECISION, |p| p.value)
+            ),
+        ),
+        _ => {}
+    }
+    if let (Some(s), Some(_)) = (&a.scale, a.json) {
+        cx.error_at(
+            s.span,
+            "`scale` and `precision` declare a Decimal column; a #[entity(json)] field is JSON: remove them",
+        );
     }
 }

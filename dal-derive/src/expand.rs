@@ -150,6 +150,15 @@ fn expand(cont: &Container<'_>) -> TokenStream {
             }
             None => quote!(__dal::None),
         };
+        // `scale` alone declares the full 28 digits of a rust_decimal as the precision.
+        let decimal = match &f.attrs.scale {
+            Some(s) => {
+                let scale = s.value;
+                let precision = f.attrs.precision.as_ref().map_or(28, |p| p.value);
+                quote!(__dal::Some(__dal::DecimalSpec { precision: #precision, scale: #scale }))
+            }
+            None => quote!(__dal::None),
+        };
         quote! {
             __dal::FieldMeta {
                 entity: #name,
@@ -163,6 +172,7 @@ fn expand(cont: &Container<'_>) -> TokenStream {
                 symbol: #is_symbol,
                 default: #is_default,
                 max_len: #max_len,
+                decimal: #decimal,
             }
         }
     });
@@ -469,6 +479,17 @@ fn assertions(cont: &Container<'_>, stored: &[&Field<'_>]) -> Vec<TokenStream> {
             out.push(quote_spanned! {m.span=>
                 const _: () = ::core::assert!(
                     ::core::matches!(<#ty as __dal::FieldValue>::KIND, __dal::FieldKind::Text),
+                    #message
+                );
+            });
+        }
+        if let Some(s) = &f.attrs.scale {
+            let message = format!(
+                "dal: #[entity(scale)] on `{fname}` declares a Decimal column: the field must be rust_decimal::Decimal (or an Option of it); remove `precision`/`scale` or change the type"
+            );
+            out.push(quote_spanned! {s.span=>
+                const _: () = ::core::assert!(
+                    ::core::matches!(<#ty as __dal::FieldValue>::KIND, __dal::FieldKind::Decimal),
                     #message
                 );
             });

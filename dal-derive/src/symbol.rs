@@ -35,6 +35,8 @@ pub(crate) const DEFAULT: Symbol = Symbol("default");
 pub(crate) const JSON: Symbol = Symbol("json");
 pub(crate) const WITH: Symbol = Symbol("with");
 pub(crate) const MAX_LEN: Symbol = Symbol("max_len");
+pub(crate) const PRECISION: Symbol = Symbol("precision");
+pub(crate) const SCALE: Symbol = Symbol("scale");
 
 // `#[derive(TextEnum)]`: the `text` attribute (keys `rename_all`, `rename`, `crate`).
 pub(crate) const TEXT: Symbol = Symbol("text");
@@ -47,7 +49,7 @@ pub(crate) const QUESTDB_KEYS: &[Symbol] = &[PARTITION, TTL, DEDUP];
 pub(crate) const REDIS_KEYS: &[Symbol] = &[KEY, TTL];
 /// Valid keys of `#[entity(..)]` on a field.
 pub(crate) const FIELD_KEYS: &[Symbol] = &[
-    ID, TIMESTAMP, SYMBOL, RENAME, SKIP, DEFAULT, JSON, WITH, MAX_LEN,
+    ID, TIMESTAMP, SYMBOL, RENAME, SKIP, DEFAULT, JSON, WITH, MAX_LEN, PRECISION, SCALE,
 ];
 /// Valid keys of `#[text(..)]` on an enum.
 pub(crate) const TEXT_CONTAINER_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crate::entity::{Keyed, TimeSeries};
 use crate::error::Result;
+pub use crate::limits::Limits;
 use crate::query::{
     Aggregate, AnyColumn, BatchReport, Bucket, Filter, ListQuery, MetricQuery, Page, RangeQuery,
     Summary,
@@ -48,32 +49,32 @@ pub struct Capabilities {
     pub quantiles: QuantileAccuracy,
     /// Cache entries expire by themselves after their TTL.
     pub ttl_expiry: bool,
-    /// NaN and ±infinity in float fields round-trip unchanged.
-    pub nan_and_infinity: bool,
-    /// Text may contain the NUL character (Postgres TEXT cannot).
-    pub nul_in_text: bool,
     /// A write is visible to reads as soon as the write call returns (otherwise only after
     /// [`TimeSeriesBackend::flush`]).
     pub read_your_writes: bool,
-    /// Time-series appends with the same id and timestamp replace each other (QuestDB DEDUP);
-    /// otherwise every append is a new row.
+    /// Time-series appends with the same ids *and* the same timestamp replace each other, the
+    /// later append winning (QuestDB's `DEDUP UPSERT KEYS(ts, ids..)`, Postgres' primary key on
+    /// (ids.., ts)); otherwise every append is a new row. Rows with distinct timestamps are
+    /// distinct rows on every backend, and a time series without ids never deduplicates.
     pub time_series_dedup: bool,
-    /// Smallest timestamp step kept by the store.
+    /// Smallest timestamp step kept by the store; finer timestamps are truncated to it.
     pub timestamp_precision: Duration,
+    /// The values the store can hold; others are refused at write time.
+    pub limits: Limits,
 }
 
 impl Capabilities {
-    /// Nothing beyond the traits the backend implements; exact quantiles, microsecond timestamps.
+    /// Nothing beyond the traits the backend implements; exact quantiles, microsecond timestamps,
+    /// no limits on values ([`Limits::NONE`]).
     pub const fn none() -> Self {
         Capabilities {
             transactions: false,
             quantiles: QuantileAccuracy::Exact,
             ttl_expiry: false,
-            nan_and_infinity: false,
-            nul_in_text: false,
             read_your_writes: true,
             time_series_dedup: false,
             timestamp_precision: Duration::from_micros(1),
+            limits: Limits::NONE,
         }
     }
 }
@@ -105,7 +106,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot store keyed records",
     label = "this backend does not implement RecordBackend",
-    note = "use a backend that stores records: Memory, Postgres or Redis (or QuestDB for dedup upserts)"
+    note = "use a backend that stores records: Memory, Postgres or Redis"
 )]
 #[allow(missing_docs)] // each method is documented on RecordStore
 pub trait RecordBackend: Backend {

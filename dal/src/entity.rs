@@ -83,6 +83,23 @@ pub struct FieldMeta {
     pub default: bool,
     /// Maximum length in characters for text (`#[entity(max_len = N)]`, VARCHAR(N) in Postgres).
     pub max_len: Option<u32>,
+    /// Declared precision and scale of a `Decimal` field (`#[entity(precision = P, scale = S)]`):
+    /// NUMERIC(P, S) in Postgres, DECIMAL(P, S) in QuestDB, and the scale every backend returns.
+    pub decimal: Option<DecimalSpec>,
+}
+
+/// The declared precision and scale of a `Decimal` field.
+///
+/// Every backend, Memory included, stores such a value at exactly `scale` fractional digits
+/// ([`FieldMeta::fit_decimal`]): `12.5` in a `scale = 3` field is stored and returned as `12.500`.
+/// A value with more fractional digits than `scale` (other than trailing zeros), or more than
+/// `precision - scale` integer digits, is a validation error, never rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecimalSpec {
+    /// Total number of significant digits (1..=28: what `rust_decimal` holds exactly).
+    pub precision: u32,
+    /// Digits after the decimal point (0..=precision).
+    pub scale: u32,
 }
 
 impl FieldMeta {
@@ -106,6 +123,44 @@ impl FieldMeta {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Brings a decimal to this field's declared scale ([`DecimalSpec`]); a field without a
+    /// declaration keeps the value as it is. Backends call it on every write so that every store
+    /// holds, and returns, the same value with the same scale.
+    ///
+    /// # Errors
+    /// [`crate::Error::Validation`] naming entity and field when the value has more fractional
+    /// digits than the scale (trailing zeros aside) or does not fit the precision.
+    pub fn fit_decimal(&self, value: &rust_decimal::Decimal) -> Result<rust_decimal::Decimal> {
+        let Some(spec) = self.decimal else {
+            return Ok(*value);
+        };
+        let mut d = value.normalize();
+        if d.scale() > spec.scale {
+            return Err(crate::Error::invalid_field(
+                self,
+                format_args!(
+                    "{value} has {} fractional digits; the field declares scale = {} (round it first)",
+                    d.scale(),
+                    spec.scale
+                ),
+            ));
+        }
+        let integer_digits = spec.precision - spec.scale;
+        let limit = 10u128.pow(integer_digits);
+        if d.abs().trunc().mantissa().unsigned_abs() >= limit {
+            return Err(crate::Error::invalid_field(
+                self,
+                format_args!(
+                    "{value} needs more than {integer_digits} integer digits; the field declares precision = {}, scale = {}",
+                    spec.precision, spec.scale
+                ),
+            ));
+        }
+        d.rescale(spec.scale);
+        // `normalize` turned -0 into 0 already; a rescale of a fitting value is exact.
+        Ok(d)
     }
 }
 

@@ -90,6 +90,38 @@ pub enum Error {
         operation: String,
     },
 
+    /// The connection was lost after a commit (or a single-statement write) was sent and before
+    /// its reply arrived: the writes may or may not have been applied.
+    ///
+    /// Not transient: the retry policy does not repeat the operation, because a blind retry of a
+    /// non-idempotent write (an id-less append, an increment) may apply it twice. Retry advice:
+    /// an upsert by key (`save`, `put`) or an append deduplicated by (ids, timestamp) is safe to
+    /// repeat as is; anything else should first read back whether its effect is there (for example
+    /// by a key or an idempotency token written in the same transaction).
+    #[error(
+        "{backend}: outcome of {operation} unknown, the connection was lost before the reply: {source}"
+    )]
+    OutcomeUnknown {
+        /// Backend name.
+        backend: &'static str,
+        /// The operation whose outcome is unknown (`"commit"`, ...).
+        operation: String,
+        /// The driver error.
+        #[source]
+        source: BoxError,
+    },
+
+    /// The backend's configuration cannot work (a malformed URL or client config, a password
+    /// without a user name, a missing environment variable). Never transient: fix the
+    /// configuration.
+    #[error("{backend}: invalid configuration: {message}")]
+    Config {
+        /// Backend name.
+        backend: &'static str,
+        /// What is wrong and what to write instead (never a secret).
+        message: String,
+    },
+
     /// Any other store error, classified by the backend.
     #[error("{backend}: {source}")]
     Backend {
@@ -107,7 +139,8 @@ impl Error {
     /// Whether retrying the same operation later may succeed.
     ///
     /// Unavailable and Timeout are always transient; Conflict and Backend carry their own
-    /// classification; NotFound, Unsupported, Codec and Validation never are.
+    /// classification; NotFound, Unsupported, Codec, Validation, OutcomeUnknown and Config never
+    /// are.
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Unavailable { .. } | Error::Timeout { .. } => true,
@@ -115,7 +148,9 @@ impl Error {
             Error::NotFound { .. }
             | Error::Unsupported { .. }
             | Error::Codec { .. }
-            | Error::Validation { .. } => false,
+            | Error::Validation { .. }
+            | Error::OutcomeUnknown { .. }
+            | Error::Config { .. } => false,
         }
     }
 
@@ -160,6 +195,27 @@ impl Error {
         Error::Unavailable {
             backend,
             source: source.into(),
+        }
+    }
+
+    /// The outcome of a write is unknown (see [`Error::OutcomeUnknown`]).
+    pub fn outcome_unknown(
+        backend: &'static str,
+        operation: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::OutcomeUnknown {
+            backend,
+            operation: operation.into(),
+            source: source.into(),
+        }
+    }
+
+    /// The backend's configuration cannot work.
+    pub fn config(backend: &'static str, message: impl Into<String>) -> Self {
+        Error::Config {
+            backend,
+            message: message.into(),
         }
     }
 

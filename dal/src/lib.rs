@@ -5,6 +5,7 @@ pub mod backend;
 pub mod entity;
 pub mod error;
 pub mod key;
+pub mod limits;
 pub mod memory;
 pub mod query;
 pub mod repository;
@@ -16,10 +17,10 @@ pub mod value;
 pub mod conformance;
 
 pub use backend::{
-    Backend, CacheBackend, Capabilities, MetricsBackend, QuantileAccuracy, RecordBackend,
+    Backend, CacheBackend, Capabilities, Limits, MetricsBackend, QuantileAccuracy, RecordBackend,
     TimeSeriesBackend, Transaction, TransactionalBackend,
 };
-pub use entity::{Entity, EntityMeta, FieldKind, FieldMeta, Keyed, TimeSeries};
+pub use entity::{DecimalSpec, Entity, EntityMeta, FieldKind, FieldMeta, Keyed, TimeSeries};
 pub use error::{Error, Result};
 pub use memory::Memory;
 pub use query::{
@@ -40,8 +41,8 @@ pub use dal_derive::TextEnum;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::entity::{
-        Entity, EntityMeta, FieldKind, FieldMeta, KeySegment, Keyed, Partition, PgStatements,
-        QuestDbMeta, TimeSeries,
+        DecimalSpec, Entity, EntityMeta, FieldKind, FieldMeta, KeySegment, Keyed, Partition,
+        PgStatements, QuestDbMeta, TimeSeries,
     };
     pub use crate::error::{Error, Result};
     pub use crate::query::Column;

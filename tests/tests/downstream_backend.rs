@@ -86,8 +86,8 @@ impl Backend for MapStore {
     fn capabilities(&self) -> Capabilities {
         let mut caps = Capabilities::none();
         caps.ttl_expiry = true;
-        caps.nan_and_infinity = true;
-        caps.nul_in_text = true;
+        caps.limits.non_finite_floats = true;
+        caps.limits.nul_in_text = true;
         caps
     }
 

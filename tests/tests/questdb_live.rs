@@ -135,7 +135,7 @@ async fn health_check_and_capabilities() {
     let caps = db.capabilities();
     assert!(!caps.read_your_writes);
     assert!(caps.time_series_dedup);
-    assert!(!caps.nan_and_infinity);
+    assert!(!caps.limits.non_finite_floats);
 }
 
 #[tokio::test]

@@ -448,7 +448,12 @@ async fn capabilities_and_raw_access() {
         return;
     };
     let caps = redis.capabilities();
-    assert!(caps.ttl_expiry && caps.nan_and_infinity && caps.nul_in_text && caps.read_your_writes);
+    assert!(
+        caps.ttl_expiry
+            && caps.limits.non_finite_floats
+            && caps.limits.nul_in_text
+            && caps.read_your_writes
+    );
     assert!(!caps.transactions);
     // The raw connection shares the handle's namespace rules through key_for.
     let key = redis.key_for::<Price>(&"a:b".into()).expect("key");

@@ -799,6 +799,7 @@ mod tests {
         symbol: false,
         default: false,
         max_len: Some(3),
+        decimal: None,
     };
 
     #[test]

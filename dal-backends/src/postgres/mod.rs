@@ -491,8 +491,8 @@ pub(crate) fn capabilities() -> dal::Capabilities {
     c.transactions = true;
     c.quantiles = dal::QuantileAccuracy::Exact;
     c.ttl_expiry = false;
-    c.nan_and_infinity = true;
-    c.nul_in_text = false;
+    c.limits.non_finite_floats = true;
+    c.limits.nul_in_text = false;
     c.read_your_writes = true;
     // Time series with ids have them as primary key and append by upsert.
     c.time_series_dedup = true;

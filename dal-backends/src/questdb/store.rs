@@ -263,9 +263,9 @@ impl Backend for QuestDb {
         let mut c = Capabilities::none();
         c.quantiles = QuantileAccuracy::Exact;
         // DOUBLE stores NaN and infinities as NULL.
-        c.nan_and_infinity = false;
+        c.limits.non_finite_floats = false;
         // Strings store NUL, but symbols cannot.
-        c.nul_in_text = false;
+        c.limits.nul_in_text = false;
         // Rows become visible when the WAL is applied, after `flush`.
         c.read_your_writes = false;
         // For entities declared with questdb(dedup): same timestamp + ids replace each other.

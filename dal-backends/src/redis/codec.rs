@@ -615,6 +615,7 @@ pub(crate) mod tests {
                 symbol: false,
                 default: false,
                 max_len: None,
+                decimal: None,
             }
         };
     }

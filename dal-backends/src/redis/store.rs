@@ -424,8 +424,8 @@ impl Backend for Redis {
         c.transactions = false;
         c.quantiles = QuantileAccuracy::Exact;
         c.ttl_expiry = true;
-        c.nan_and_infinity = true;
-        c.nul_in_text = true;
+        c.limits.non_finite_floats = true;
+        c.limits.nul_in_text = true;
         c.read_your_writes = true;
         // The codec keeps whole nanoseconds.
         c.timestamp_precision = Duration::from_nanos(1);

@@ -36,8 +36,8 @@ pub(crate) fn capabilities() -> Capabilities {
     caps.transactions = true;
     caps.quantiles = QuantileAccuracy::Exact;
     caps.ttl_expiry = true;
-    caps.nan_and_infinity = true;
-    caps.nul_in_text = true;
+    caps.limits.non_finite_floats = true;
+    caps.limits.nul_in_text = true;
     caps.read_your_writes = true;
     caps.time_series_dedup = false;
     caps.timestamp_precision = Duration::from_nanos(1);

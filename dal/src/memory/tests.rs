@@ -419,7 +419,12 @@ async fn foreign_cursors_never_panic() {
 #[tokio::test]
 async fn the_backend_reports_its_capabilities() {
     let caps = Memory::new().capabilities();
-    assert!(caps.transactions && caps.ttl_expiry && caps.nan_and_infinity && caps.nul_in_text);
+    assert!(
+        caps.transactions
+            && caps.ttl_expiry
+            && caps.limits.non_finite_floats
+            && caps.limits.nul_in_text
+    );
     assert!(caps.read_your_writes && !caps.time_series_dedup);
     assert_eq!(<Memory as Backend>::NAME, "memory");
 }

@@ -320,7 +320,7 @@ pub async fn reversed_window_rejected<B: MetricsBackend + TimeSeriesBackend>(b: 
 /// With `nan_and_infinity`, NaN is a value above every number (as Postgres orders floats): it
 /// counts, it is the max, and the minimum and low quantiles are unaffected.
 pub async fn nan_in_metrics<B: MetricsBackend + TimeSeriesBackend>(b: B) {
-    if !b.capabilities().nan_and_infinity {
+    if !b.capabilities().limits.non_finite_floats {
         skip::<B>("nan_in_metrics", "nan_and_infinity");
         return;
     }

@@ -758,7 +758,7 @@ pub async fn nan_and_infinity<B: RecordBackend>(b: B) {
     neg.ratio = Some(f64::NEG_INFINITY);
     neg.ratio32 = Some(f32::INFINITY);
     let repo = records(&b);
-    if caps.nan_and_infinity {
+    if caps.limits.non_finite_floats {
         save_each(&b, &[nan, inf.clone(), neg.clone()]).await;
         let got = get_record(&b, "nan").await.expect("nan row");
         assert!(
@@ -861,7 +861,7 @@ pub async fn separator_ids_never_collide<B: RecordBackend>(b: B) {
 pub async fn nul_in_text<B: RecordBackend>(b: B) {
     let mut r = Record::new("nul", "n", 0);
     r.note = Some("a\0b".to_owned());
-    if b.capabilities().nul_in_text {
+    if b.capabilities().limits.nul_in_text {
         save_each(&b, std::slice::from_ref(&r)).await;
         assert_eq!(get_record(&b, "nul").await, Some(r));
         return;

@@ -134,7 +134,12 @@ impl FieldMeta {
     /// digits than the scale (trailing zeros aside) or does not fit the precision.
     pub fn fit_decimal(&self, value: &rust_decimal::Decimal) -> Result<rust_decimal::Decimal> {
         let Some(spec) = self.decimal else {
-            return Ok(*value);
+            // A decimal zero keeps its scale but not its sign: no SQL NUMERIC has a -0.
+            let mut d = *value;
+            if d.is_zero() {
+                d.set_sign_positive(true);
+            }
+            return Ok(d);
         };
         let mut d = value.normalize();
         if d.scale() > spec.scale {

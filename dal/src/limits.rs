@@ -203,3 +203,110 @@ impl FieldVisitor for LimitsCheck<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+    use crate::entity::{DecimalSpec, FieldKind};
+
+    const fn field(kind: FieldKind, symbol: bool, decimal: Option<DecimalSpec>) -> FieldMeta {
+        FieldMeta {
+            entity: "E",
+            name: "f",
+            column: "f",
+            index: 0,
+            kind,
+            nullable: false,
+            id: false,
+            timestamp: false,
+            symbol,
+            default: false,
+            max_len: None,
+            decimal,
+        }
+    }
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap_or_default()
+    }
+
+    #[test]
+    fn declared_decimals_take_the_declared_scale_or_are_refused() {
+        let f = field(
+            FieldKind::Decimal,
+            false,
+            Some(DecimalSpec {
+                precision: 6,
+                scale: 3,
+            }),
+        );
+        let fit = |s: &str| f.fit_decimal(&dec(s)).map(|d| d.to_string());
+        assert_eq!(fit("12.5").ok().as_deref(), Some("12.500"));
+        assert_eq!(fit("0").ok().as_deref(), Some("0.000"));
+        assert_eq!(fit("-0.0000").ok().as_deref(), Some("0.000"));
+        assert_eq!(fit("-999.999").ok().as_deref(), Some("-999.999"));
+        assert_eq!(fit("1.23000000").ok().as_deref(), Some("1.230"));
+        for bad in ["1.2345", "1000", "-1000.1", "0.0001"] {
+            match f.fit_decimal(&dec(bad)) {
+                Err(Error::Validation {
+                    entity: "E",
+                    field: Some("f"),
+                    ..
+                }) => {}
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn undeclared_decimals_keep_their_scale_but_not_the_sign_of_zero() {
+        let f = field(FieldKind::Decimal, false, None);
+        for s in ["12.500", "0.000", "79228162514264337593543950335", "-0.010"] {
+            let got = f.fit_decimal(&dec(s)).unwrap_or_default();
+            assert_eq!(got.to_string(), s);
+            assert_eq!(got.scale(), dec(s).scale());
+        }
+        let zero = f.fit_decimal(&dec("-0.00")).unwrap_or_default();
+        assert_eq!(
+            (zero.to_string().as_str(), zero.is_sign_negative()),
+            ("0.00", false)
+        );
+    }
+
+    #[test]
+    fn limits_refuse_what_the_store_cannot_hold() {
+        let limits = Limits {
+            timestamp_min: DateTime::from_timestamp(0, 0).unwrap_or_default(),
+            timestamp_max: DateTime::from_timestamp(100, 0).unwrap_or_default(),
+            non_finite_floats: false,
+            integer_min: false,
+            nul_in_text: false,
+            symbol_max_bytes: Some(4),
+            text_max_bytes: Some(8),
+        };
+        let text = field(FieldKind::Text, false, None);
+        let symbol = field(FieldKind::Text, true, None);
+        let ts = field(FieldKind::Timestamp, false, None);
+        let f = field(FieldKind::F64, false, None);
+        assert!(limits.check_text(&text, "12345678").is_ok());
+        assert!(limits.check_text(&text, "123456789").is_err());
+        assert!(limits.check_text(&symbol, "1234").is_ok());
+        assert!(limits.check_text(&symbol, "12345").is_err());
+        assert!(limits.check_text(&text, "a\0b").is_err());
+        assert!(limits.check_f64(&f, f64::NAN).is_err());
+        assert!(limits.check_f64(&f, f64::NEG_INFINITY).is_err());
+        assert!(limits.check_f64(&f, -0.0).is_ok());
+        assert!(limits.check_i64(&f, i64::MIN).is_err());
+        assert!(limits.check_i64(&f, i64::MIN + 1).is_ok());
+        assert!(limits.check_i32(&f, i32::MIN).is_err());
+        assert!(limits.check_timestamp(&ts, &limits.timestamp_max).is_ok());
+        let past_max = limits.timestamp_max + chrono::Duration::nanoseconds(1);
+        assert!(limits.check_timestamp(&ts, &past_max).is_err());
+        let before_min = limits.timestamp_min - chrono::Duration::nanoseconds(1);
+        assert!(limits.check_timestamp(&ts, &before_min).is_err());
+        let all = Limits::NONE;
+        assert!(all.check_f64(&f, f64::NAN).is_ok() && all.check_text(&symbol, "a\0").is_ok());
+    }
+}

@@ -234,6 +234,7 @@ macro_rules! __conformance_group {
             append_all_empty_batch,
             flush_makes_appends_visible,
             same_id_and_timestamp,
+            same_id_at_distinct_timestamps_are_distinct_rows,
             unicode_symbols_and_text,
             concurrent_appends,
         ]$($args)*}

@@ -39,23 +39,24 @@ pub(crate) fn capabilities() -> Capabilities {
     caps.limits.non_finite_floats = true;
     caps.limits.nul_in_text = true;
     caps.read_your_writes = true;
-    caps.time_series_dedup = false;
+    caps.time_series_dedup = true;
     caps.timestamp_precision = Duration::from_nanos(1);
     caps
 }
 
 // ---- codec -------------------------------------------------------------------------------------
 
-/// Captures an entity as a row and checks what the memory store enforces itself (`max_len`).
+/// Captures an entity as a row and checks what the memory store enforces itself (`max_len`,
+/// declared decimal scales, which it applies as every backend does).
 fn capture<T: Entity>(entity: &T) -> Result<Row> {
     let meta = T::META;
     let mut capture = RowCapture(Vec::with_capacity(meta.fields.len()));
     entity.encode(&mut capture)?;
-    check_row(meta, &capture.0)?;
+    check_row(meta, &mut capture.0)?;
     Ok(Arc::from(capture.0))
 }
 
-fn check_row(meta: &'static EntityMeta, row: &[Value]) -> Result<()> {
+fn check_row(meta: &'static EntityMeta, row: &mut [Value]) -> Result<()> {
     if row.len() != meta.fields.len() {
         return Err(Error::invalid(
             meta.name,
@@ -67,8 +68,10 @@ fn check_row(meta: &'static EntityMeta, row: &[Value]) -> Result<()> {
         ));
     }
     for field in meta.fields {
-        if let (Some(_), Some(Value::Text(text))) = (field.max_len, row.get(field.index)) {
-            field.check_max_len(text)?;
+        match row.get_mut(field.index) {
+            Some(Value::Text(text)) if field.max_len.is_some() => field.check_max_len(text)?,
+            Some(Value::Decimal(d)) => *d = field.fit_decimal(d)?,
+            _ => {}
         }
     }
     Ok(())
@@ -293,7 +296,11 @@ async fn append<A: Access, T: TimeSeries>(a: &A, row: &T) -> Result<()> {
     enter(a, Op::Append).await?;
     let ts = row.timestamp();
     let row = capture(row)?;
-    a.apply(TableRef::of::<T>(Kind::Series), [Write::Append { ts, row }])?;
+    let ids = T::META.id_fields;
+    a.apply(
+        TableRef::of::<T>(Kind::Series),
+        [Write::Append { ids, ts, row }],
+    )?;
     Ok(())
 }
 
@@ -316,7 +323,10 @@ async fn append_all<A: Access, T: TimeSeries>(a: &A, rows: &[T]) -> Result<Batch
     if !accepted.is_empty() {
         a.apply(
             TableRef::of::<T>(Kind::Series),
-            [Write::AppendMany { rows: accepted }],
+            [Write::AppendMany {
+                ids: T::META.id_fields,
+                rows: accepted,
+            }],
         )?;
     }
     Ok(report)

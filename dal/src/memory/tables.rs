@@ -52,9 +52,21 @@ pub(crate) struct RecordTable {
 }
 
 /// A time series: rows sorted by timestamp; equal timestamps stay in append order.
+///
+/// A row's identity is (ids, timestamp): appending a row whose ids and timestamp equal a stored
+/// row's replaces it in place (the rule of every backend, `time_series_dedup`). An entity without
+/// ids (`ids` empty) never replaces.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SeriesTable {
     pub(crate) rows: Vec<(DateTime<Utc>, Row)>,
+}
+
+/// Whether two rows have equal values in every id field.
+fn same_ids(ids: &[usize], a: &[Value], b: &[Value]) -> bool {
+    ids.iter().all(|&i| match (a.get(i), b.get(i)) {
+        (Some(x), Some(y)) => x.total_cmp(y).is_eq(),
+        _ => false,
+    })
 }
 
 impl SeriesTable {
@@ -69,13 +81,29 @@ impl SeriesTable {
         self.rows.get(lo..hi).unwrap_or(&[])
     }
 
-    fn push(&mut self, ts: DateTime<Utc>, row: Row) {
+    fn push(&mut self, ids: &[usize], ts: DateTime<Utc>, row: Row) {
         // Appends are usually in time order: then this is a push at the end.
         let at = self.rows.partition_point(|(t, _)| *t <= ts);
+        if !ids.is_empty() {
+            let first = self.rows[..at].partition_point(|(t, _)| *t < ts);
+            if let Some(slot) = self.rows[first..at]
+                .iter_mut()
+                .find(|(_, stored)| same_ids(ids, stored, &row))
+            {
+                slot.1 = row;
+                return;
+            }
+        }
         self.rows.insert(at, (ts, row));
     }
 
-    fn extend(&mut self, rows: Vec<(DateTime<Utc>, Row)>) {
+    fn extend(&mut self, ids: &[usize], rows: Vec<(DateTime<Utc>, Row)>) {
+        if !ids.is_empty() {
+            for (ts, row) in rows {
+                self.push(ids, ts, row);
+            }
+            return;
+        }
         let in_order = rows.windows(2).all(|w| w[0].0 <= w[1].0)
             && match (self.rows.last(), rows.first()) {
                 (Some(last), Some(first)) => last.0 <= first.0,
@@ -117,10 +145,17 @@ pub(crate) enum Write {
     Save { key: String, row: Row },
     /// Remove a record.
     Delete { key: String },
-    /// Append one time-series row.
-    Append { ts: DateTime<Utc>, row: Row },
-    /// Append many time-series rows.
-    AppendMany { rows: Vec<(DateTime<Utc>, Row)> },
+    /// Append one time-series row; `ids` are the entity's id fields (its identity with `ts`).
+    Append {
+        ids: &'static [usize],
+        ts: DateTime<Utc>,
+        row: Row,
+    },
+    /// Append many time-series rows, in order.
+    AppendMany {
+        ids: &'static [usize],
+        rows: Vec<(DateTime<Utc>, Row)>,
+    },
     /// Cache an entry, at clock time `now`.
     Put {
         key: String,
@@ -197,12 +232,12 @@ impl Tables {
                 .records
                 .get_mut(&id)
                 .is_some_and(|t| t.rows.remove(&key).is_some()),
-            Write::Append { ts, row } => {
-                self.series.entry(id).or_default().push(ts, row);
+            Write::Append { ids, ts, row } => {
+                self.series.entry(id).or_default().push(ids, ts, row);
                 false
             }
-            Write::AppendMany { rows } => {
-                self.series.entry(id).or_default().extend(rows);
+            Write::AppendMany { ids, rows } => {
+                self.series.entry(id).or_default().extend(ids, rows);
                 false
             }
             Write::Put {
@@ -368,10 +403,13 @@ mod tests {
     #[test]
     fn series_stay_sorted_and_ties_keep_append_order() {
         let mut t = SeriesTable::default();
-        t.push(ts(10), row(1));
-        t.push(ts(5), row(2));
-        t.push(ts(10), row(3));
-        t.extend(vec![(ts(7), row(4)), (ts(1), row(5)), (ts(10), row(6))]);
+        t.push(&[], ts(10), row(1));
+        t.push(&[], ts(5), row(2));
+        t.push(&[], ts(10), row(3));
+        t.extend(
+            &[],
+            vec![(ts(7), row(4)), (ts(1), row(5)), (ts(10), row(6))],
+        );
         assert_eq!(
             series_values(&t),
             [(1, 5), (5, 2), (7, 4), (10, 1), (10, 3), (10, 6)]
@@ -386,6 +424,30 @@ mod tests {
             t.window(ts(10), ts(5)).is_empty(),
             "a reversed window is empty, not a panic"
         );
+    }
+
+    fn keyed(id: i64, v: i64) -> Row {
+        Arc::from(vec![Value::I64(id), Value::I64(v)])
+    }
+
+    #[test]
+    fn same_ids_and_timestamp_replace_in_place_distinct_timestamps_do_not() {
+        let ids: &[usize] = &[0];
+        let mut t = SeriesTable::default();
+        t.push(ids, ts(10), keyed(1, 100));
+        t.push(ids, ts(10), keyed(2, 200));
+        t.push(ids, ts(11), keyed(1, 101));
+        t.push(ids, ts(10), keyed(1, 102));
+        t.extend(ids, vec![(ts(11), keyed(1, 103)), (ts(11), keyed(1, 104))]);
+        let got: Vec<(i64, i64)> = t
+            .rows
+            .iter()
+            .map(|(ts, r)| match r[1] {
+                Value::I64(v) => (ts.timestamp(), v),
+                _ => (ts.timestamp(), -1),
+            })
+            .collect();
+        assert_eq!(got, [(10, 102), (10, 200), (11, 104)]);
     }
 
     #[test]

@@ -425,6 +425,7 @@ async fn the_backend_reports_its_capabilities() {
             && caps.limits.non_finite_floats
             && caps.limits.nul_in_text
     );
-    assert!(caps.read_your_writes && !caps.time_series_dedup);
+    assert!(caps.read_your_writes && caps.time_series_dedup);
+    assert_eq!(caps.limits, crate::Limits::NONE);
     assert_eq!(<Memory as Backend>::NAME, "memory");
 }

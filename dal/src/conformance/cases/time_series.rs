@@ -314,6 +314,14 @@ pub async fn same_id_and_timestamp<B: TimeSeriesBackend>(b: B) {
     if b.capabilities().time_series_dedup {
         let values: Vec<f64> = got.iter().map(|t| t.value).collect();
         assert_eq!(values, [2.0], "DEDUP keeps the later row");
+        // Within one batch too, the later row wins.
+        append_flushed(&b, &[tick(2, 8, "A", 3.0), tick(2, 8, "A", 4.0)]).await;
+        let got = ticks(&b)
+            .range(&everything().filter(Tick::ID.eq(2)))
+            .await
+            .expect("range");
+        let values: Vec<f64> = got.iter().map(|t| t.value).collect();
+        assert_eq!(values, [4.0], "DEDUP in one batch keeps the later row");
     } else {
         skip::<B>(
             "same_id_and_timestamp",
@@ -321,6 +329,17 @@ pub async fn same_id_and_timestamp<B: TimeSeriesBackend>(b: B) {
         );
         assert_eq!(got.len(), 2, "without dedup every append is a row");
     }
+}
+
+/// A row's identity is (ids, timestamp) on every backend: the same id at distinct timestamps is
+/// distinct rows, never an overwrite (a Postgres table keyed by the id alone lost them).
+pub async fn same_id_at_distinct_timestamps_are_distinct_rows<B: TimeSeriesBackend>(b: B) {
+    append_flushed(&b, &[tick(1, 7, "A", 1.0)]).await;
+    append_flushed(&b, &[tick(1, 8, "A", 2.0)]).await;
+    append_flushed(&b, &[tick(1, 9, "A", 3.0), tick(1, 10, "A", 4.0)]).await;
+    let got = ticks(&b).range(&everything()).await.expect("range");
+    let values: Vec<(i64, f64)> = got.iter().map(|t| (t.id, t.value)).collect();
+    assert_eq!(values, [(1, 1.0), (1, 2.0), (1, 3.0), (1, 4.0)]);
 }
 
 /// Symbols and text with spaces, commas, equals signs, quotes, backslashes, newlines and unicode.

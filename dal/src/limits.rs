@@ -57,6 +57,15 @@ impl Limits {
         entity.encode(&mut LimitsCheck(self))
     }
 
+    /// Checks every part of a key, as [`Limits::check`] checks a row: a key the store cannot
+    /// hold cannot name a stored row.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming the entity and the first key part that does not fit.
+    pub fn check_key<T: crate::Keyed>(&self, key: &T::Key) -> Result<()> {
+        T::encode_key(key, &mut LimitsCheck(self))
+    }
+
     /// Checks a timestamp against the store's range.
     ///
     /// # Errors

@@ -250,6 +250,16 @@ impl<T> Filter<T> {
         Self::new(Condition::Cmp { field, op, value })
     }
 
+    /// A filter from conditions built at run time (the differential suite's generated filters).
+    /// Each condition's field MUST be a field of `T`'s metadata; nothing checks it.
+    #[doc(hidden)]
+    pub fn __from_conditions(conditions: Vec<Condition>) -> Self {
+        Filter {
+            conditions,
+            _marker: PhantomData,
+        }
+    }
+
     /// Both this filter and `other`.
     pub fn and(mut self, other: Filter<T>) -> Self {
         self.conditions.extend(other.conditions);

@@ -55,5 +55,8 @@ async fn setup(namespace: String) -> Option<Postgres> {
 dal::conformance_suite! {
     backend: postgres,
     setup: setup,
-    stores: [records, time_series, metrics, transactions],
+    stores: [
+        records, time_series, metrics, transactions,
+        differential_records, differential_time_series, differential_metrics,
+    ],
 }

@@ -43,5 +43,5 @@ async fn setup(namespace: String) -> Option<Redis> {
 dal::conformance_suite! {
     backend: redis,
     setup: setup,
-    stores: [records, cache],
+    stores: [records, cache, differential_records, differential_cache],
 }

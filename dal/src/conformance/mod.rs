@@ -37,6 +37,7 @@
 //!   time-series and metrics cases flush before they read).
 
 pub mod cases;
+pub mod differential;
 pub mod entities;
 
 use std::fmt;
@@ -45,16 +46,14 @@ use std::future::Future;
 pub use entities::{Level, Meta, Pair, Record, Route, Tick};
 
 use crate::backend::Backend;
-use crate::entity::{Entity, EntityMeta};
+use crate::entity::EntityMeta;
 
 /// The suite's entities, for a setup to create tables: [`Record`], [`Pair`], [`Route`],
 /// [`Tick`].
-pub static ENTITIES: &[&EntityMeta] = &[
-    <Record as Entity>::META,
-    <Pair as Entity>::META,
-    <Route as Entity>::META,
-    <Tick as Entity>::META,
-];
+///
+/// It also lists the differential suite's generated shapes ([`differential::SHAPES`]), whose
+/// tables are named `dif_*`.
+pub static ENTITIES: &[&EntityMeta] = differential::shapes::ALL_ENTITIES;
 
 /// A fresh namespace for one case: lowercase letters, digits and `_`, starting with a letter, at
 /// most 40 characters, unique across processes and calls (`dal_<case>_<pid>_<n>_<nanos>`).
@@ -288,10 +287,23 @@ macro_rules! __conformance_group {
             failed_write_inside_then_rollback,
         ]$($args)*}
     };
+    ($mode:ident differential_records $($args:tt)*) => {
+        $crate::__differential_apply! {$mode differential_records records_differential records $($args)*}
+    };
+    ($mode:ident differential_time_series $($args:tt)*) => {
+        $crate::__differential_apply! {$mode differential_time_series time_series_differential time_series $($args)*}
+    };
+    ($mode:ident differential_metrics $($args:tt)*) => {
+        $crate::__differential_apply! {$mode differential_metrics metrics_differential metrics $($args)*}
+    };
+    ($mode:ident differential_cache $($args:tt)*) => {
+        $crate::__differential_apply! {$mode differential_cache cache_differential cache $($args)*}
+    };
     ($mode:ident $other:ident $($args:tt)*) => {
         ::core::compile_error! {::core::concat!(
             "unknown conformance group `", ::core::stringify!($other),
-            "`: choose from records, time_series, metrics, cache, transactions"
+            "`: choose from records, time_series, metrics, cache, transactions, ",
+            "differential_records, differential_time_series, differential_metrics, differential_cache"
         )}
     };
 }
@@ -323,6 +335,28 @@ macro_rules! __conformance_apply {
     };
 }
 
+/// Expands a differential group: one test that runs the group's generated sequences on every
+/// shape (see [`differential`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __differential_apply {
+    (tests $group:ident $test:ident $runner:ident ($setup:expr)) => {
+        pub mod $group {
+            use super::*;
+            #[test]
+            fn $test() {
+                $crate::conformance::differential::$runner(
+                    ::core::concat!(::core::module_path!(), "::", ::core::stringify!($test)),
+                    $setup,
+                );
+            }
+        }
+    };
+    (names $group:ident $test:ident $runner:ident) => {
+        &[::core::stringify!($test)]
+    };
+}
+
 /// Every case, by group, as the macro generates them.
 pub const CASES: &[(&str, &[&str])] = &[
     ("records", crate::__conformance_group!(names records)),
@@ -335,6 +369,22 @@ pub const CASES: &[(&str, &[&str])] = &[
     (
         "transactions",
         crate::__conformance_group!(names transactions),
+    ),
+    (
+        "differential_records",
+        crate::__conformance_group!(names differential_records),
+    ),
+    (
+        "differential_time_series",
+        crate::__conformance_group!(names differential_time_series),
+    ),
+    (
+        "differential_metrics",
+        crate::__conformance_group!(names differential_metrics),
+    ),
+    (
+        "differential_cache",
+        crate::__conformance_group!(names differential_cache),
     ),
 ];
 
@@ -372,8 +422,10 @@ mod tests {
     fn entities_are_listed() {
         let tables: Vec<&str> = ENTITIES.iter().map(|m| m.table).collect();
         assert_eq!(
-            tables,
+            tables[..4],
             ["conf_record", "conf_pair", "conf_route", "conf_tick"]
         );
+        assert_eq!(tables.len(), 4 + differential::SHAPES.len());
+        assert!(tables[4..].iter().all(|t| t.starts_with("dif_")));
     }
 }

@@ -1,0 +1,303 @@
+//! The differential suite: generated entity shapes, hostile values and operation sequences, run on
+//! the backend under test and on [`Memory`] as the reference model.
+//!
+//! The example-based cases in [`super::cases`] pin what their authors thought of. This suite looks
+//! for what nobody thought of: proptest draws a sequence of operations over one generated shape
+//! ([`SHAPES`]: field kinds, attributes and order drawn by `dal/build.rs`) with values from
+//! [`values`], runs every operation on both stores and compares every answer. It fails when:
+//! - the backend refuses a value its declared [`Limits`](crate::Limits) allow, accepts one they
+//!   exclude, or refuses with anything but a [`Validation`](crate::Error::Validation) error naming
+//!   the entity and a field (a batch must report exactly the refused items and keep the others);
+//! - a read fails after accepted writes, or returns anything the reference does not, after the
+//!   differences the backend declares are applied to the reference's input: timestamps truncated
+//!   to [`Capabilities::timestamp_precision`](crate::Capabilities) (floored), no visibility before
+//!   `flush` without `read_your_writes`, quantile accuracy, and float sums compared to 1e-9
+//!   relative (summation order differs).
+//!
+//! A failure shrinks to a minimal sequence and prints it with the seed that reproduces it.
+//!
+//! # Running it
+//! Four groups join the [`conformance_suite!`](crate::conformance_suite) groups:
+//! `differential_records`, `differential_time_series`, `differential_metrics` and
+//! `differential_cache`, one test each (named `*_differential`). The setup is called once per
+//! generated sequence with a fresh namespace, so every sequence starts on empty tables; it must
+//! create tables for [`ENTITIES`](crate::conformance::ENTITIES), which include the shapes.
+//!
+//! | variable | effect | default |
+//! |---|---|---|
+//! | `DAL_DIFFERENTIAL_CASES` | sequences per shape | 4 |
+//! | `DAL_DIFFERENTIAL_SEED` | the run's seed (printed on failure) | random |
+//! | `DAL_DIFFERENTIAL_OPS` | longest sequence | 12 |
+
+mod cache;
+mod compare;
+mod records;
+mod series;
+pub mod shapes;
+pub mod values;
+
+use std::fmt::Debug;
+use std::future::Future;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+
+use super::{Setup, namespace};
+use crate::backend::{CacheBackend, MetricsBackend, RecordBackend, TimeSeriesBackend};
+use crate::entity::Entity;
+use crate::memory::Memory;
+
+pub use shapes::SHAPES;
+
+/// A generated entity shape: an entity with a value strategy.
+pub trait Shape: Entity + Debug + PartialEq {
+    /// Rows of this shape with hostile values.
+    fn strategy() -> BoxedStrategy<Self>;
+}
+
+/// The run's budget and seed, from the environment.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    cases: u32,
+    max_ops: usize,
+    seed: u64,
+}
+
+impl Budget {
+    fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let cases = var("DAL_DIFFERENTIAL_CASES")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4);
+        let max_ops = var("DAL_DIFFERENTIAL_OPS")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(12usize)
+            .max(1);
+        let seed = var("DAL_DIFFERENTIAL_SEED")
+            .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+            .unwrap_or_else(|| {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0);
+                nanos ^ (u64::from(std::process::id()) << 32)
+            });
+        Budget {
+            cases,
+            max_ops,
+            seed,
+        }
+    }
+
+    fn runner(&self, shape_index: u64) -> TestRunner {
+        let config = Config {
+            cases: self.cases,
+            failure_persistence: None,
+            max_shrink_iters: 400,
+            max_shrink_time: 180_000,
+            ..Config::default()
+        };
+        // One stream per shape, all from the run's seed.
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&self.seed.to_le_bytes());
+        bytes[8..16].copy_from_slice(&shape_index.to_le_bytes());
+        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+    }
+}
+
+/// Runs `cases` sequences of one shape: each on a fresh backend from `setup` and a fresh Memory.
+fn run_shape<S, Fut, Op, Run, RunFut>(
+    runtime: &tokio::runtime::Runtime,
+    test: &str,
+    shape: &str,
+    shape_index: u64,
+    budget: Budget,
+    setup: &S,
+    ops: BoxedStrategy<Vec<Op>>,
+    run: Run,
+) where
+    S: Fn(String) -> Fut,
+    Fut: Future,
+    Fut::Output: Setup,
+    Op: Debug + Clone,
+    Run: Fn(<Fut::Output as Setup>::Backend, Memory, Vec<Op>) -> RunFut,
+    RunFut: Future<Output = Result<(), String>>,
+{
+    let mut runner = budget.runner(shape_index);
+    let result = runner.run(&ops, |ops| {
+        runtime.block_on(async {
+            let name = test.rsplit("::").next().unwrap_or(test);
+            let Some(backend) = setup(namespace(name)).await.into_backend() else {
+                return Err(TestCaseError::fail("the setup returned no backend"));
+            };
+            run(backend, Memory::new(), ops)
+                .await
+                .map_err(TestCaseError::fail)
+        })
+    });
+    match result {
+        Ok(()) => {}
+        Err(TestError::Fail(reason, ops)) => panic!(
+            "{test}: {shape}: {reason}\n\nminimal failing sequence:\n{ops:#?}\n\n\
+             reproduce with DAL_DIFFERENTIAL_SEED={:x} DAL_DIFFERENTIAL_CASES={} \
+             DAL_DIFFERENTIAL_OPS={}",
+            budget.seed, budget.cases, budget.max_ops
+        ),
+        Err(TestError::Abort(reason)) => panic!(
+            "{test}: {shape}: aborted: {reason} (DAL_DIFFERENTIAL_SEED={:x})",
+            budget.seed
+        ),
+    }
+}
+
+/// Builds the runtime and checks that the setup gives a backend at all (otherwise the group is
+/// skipped, as the example cases are).
+fn start<S, Fut>(test: &str, setup: &S) -> Option<(tokio::runtime::Runtime, Budget)>
+where
+    S: Fn(String) -> Fut,
+    Fut: Future,
+    Fut::Output: Setup,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{test}: cannot build a tokio runtime: {e}"));
+    let name = test.rsplit("::").next().unwrap_or(test);
+    let probe = runtime.block_on(async { setup(namespace(name)).await.into_backend() });
+    if probe.is_none() {
+        eprintln!("{test}: skipped: the setup returned no backend");
+        return None;
+    }
+    drop(probe);
+    let budget = Budget::from_env();
+    eprintln!(
+        "{test}: DAL_DIFFERENTIAL_SEED={:x}, {} sequences of up to {} operations per shape",
+        budget.seed, budget.cases, budget.max_ops
+    );
+    Some((runtime, budget))
+}
+
+/// Records (`save`, `save_all`, `get`, `get_many`, `list` to the end, `delete`) on every keyed
+/// shape. Used by the `differential_records` group.
+pub fn records<S, Fut>(test: &str, setup: S)
+where
+    S: Fn(String) -> Fut,
+    Fut: Future,
+    Fut::Output: Setup,
+    <Fut::Output as Setup>::Backend: RecordBackend,
+{
+    let Some((runtime, budget)) = start(test, &setup) else {
+        return;
+    };
+    let mut index = 0u64;
+    macro_rules! shape {
+        ($shape:ident) => {
+            index += 1;
+            run_shape(
+                &runtime,
+                test,
+                stringify!($shape),
+                index,
+                budget,
+                &setup,
+                records::sequence::<shapes::$shape>(budget.max_ops),
+                records::run::<shapes::$shape, _>,
+            );
+        };
+    }
+    shapes::for_each_keyed_shape!(shape);
+}
+
+/// Time series (`append`, `append_all`, `range`, `latest`, `flush`) on every time-series shape.
+/// Used by the `differential_time_series` group.
+pub fn time_series<S, Fut>(test: &str, setup: S)
+where
+    S: Fn(String) -> Fut,
+    Fut: Future,
+    Fut::Output: Setup,
+    <Fut::Output as Setup>::Backend: TimeSeriesBackend,
+{
+    let Some((runtime, budget)) = start(test, &setup) else {
+        return;
+    };
+    let mut index = 0u64;
+    macro_rules! shape {
+        ($shape:ident) => {
+            index += 1;
+            run_shape(
+                &runtime,
+                test,
+                stringify!($shape),
+                index,
+                budget,
+                &setup,
+                series::sequence::<shapes::$shape>(budget.max_ops),
+                series::run::<shapes::$shape, _>,
+            );
+        };
+    }
+    shapes::for_each_series_shape!(shape);
+}
+
+/// Metrics (`quantile`, `summary`, `downsample`) over appended rows of every time-series shape.
+/// Used by the `differential_metrics` group.
+pub fn metrics<S, Fut>(test: &str, setup: S)
+where
+    S: Fn(String) -> Fut,
+    Fut: Future,
+    Fut::Output: Setup,
+    <Fut::Output as Setup>::Backend: TimeSeriesBackend + MetricsBackend,
+{
+    let Some((runtime, budget)) = start(test, &setup) else {
+        return;
+    };
+    let mut index = 0u64;
+    macro_rules! shape {
+        ($shape:ident) => {
+            index += 1;
+            run_shape(
+                &runtime,
+                test,
+                stringify!($shape),
+                index,
+                budget,
+                &setup,
+                series::metric_sequence::<shapes::$shape>(budget.max_ops),
+                series::run_metrics::<shapes::$shape, _>,
+            );
+        };
+    }
+    shapes::for_each_series_shape!(shape);
+}
+
+/// The cache (`put`, `put_with_ttl`, `put_all`, `lookup`, `lookup_many`, `invalidate`,
+/// `remaining_ttl`) on every keyed shape. Used by the `differential_cache` group.
+pub fn cache<S, Fut>(test: &str, setup: S)
+where
+    S: Fn(String) -> Fut,
+    Fut: Future,
+    Fut::Output: Setup,
+    <Fut::Output as Setup>::Backend: CacheBackend,
+{
+    let Some((runtime, budget)) = start(test, &setup) else {
+        return;
+    };
+    let mut index = 0u64;
+    macro_rules! shape {
+        ($shape:ident) => {
+            index += 1;
+            run_shape(
+                &runtime,
+                test,
+                stringify!($shape),
+                index,
+                budget,
+                &setup,
+                cache::sequence::<shapes::$shape>(budget.max_ops),
+                cache::run::<shapes::$shape, _>,
+            );
+        };
+    }
+    shapes::for_each_keyed_shape!(shape);
+}

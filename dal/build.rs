@@ -329,27 +329,17 @@ fn main() {
         keyed_names.push(name);
     }
 
-    let list = |names: &[String]| {
-        names
-            .iter()
-            .map(|n| format!("$m!({n});"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     let _ = writeln!(
         out,
-        "/// Calls `$m!(Shape)` for every time-series shape.\nmacro_rules! for_each_series_shape {{ ($m:ident) => {{ {} }}; }}",
-        list(&series_names)
+        "/// Calls `$m!(Shape, ..)` once with every time-series shape.\nmacro_rules! all_series_shapes {{ ($m:ident) => {{ $m!({}) }}; }}",
+        series_names.join(", ")
     );
     let _ = writeln!(
         out,
-        "/// Calls `$m!(Shape)` for every keyed shape.\nmacro_rules! for_each_keyed_shape {{ ($m:ident) => {{ {} }}; }}",
-        list(&keyed_names)
+        "/// Calls `$m!(Shape, ..)` once with every keyed shape.\nmacro_rules! all_keyed_shapes {{ ($m:ident) => {{ $m!({}) }}; }}",
+        keyed_names.join(", ")
     );
-    let _ = writeln!(
-        out,
-        "pub(crate) use for_each_series_shape;\npub(crate) use for_each_keyed_shape;"
-    );
+    let _ = writeln!(out, "pub(crate) use all_series_shapes;\npub(crate) use all_keyed_shapes;");
     let metas: Vec<String> = series_names
         .iter()
         .chain(&keyed_names)

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::entity::{Entity, FieldMeta};
+use crate::entity::{Entity, FieldKind, FieldMeta};
 use crate::error::{Error, Result};
 use crate::value::FieldVisitor;
 
@@ -148,7 +148,10 @@ impl Limits {
                 ),
             ));
         }
-        if !self.nul_in_text && v.as_bytes().contains(&0) {
+        if !self.nul_in_text
+            && (v.as_bytes().contains(&0)
+                || (field.kind == FieldKind::Json && json_has_nul_escape(v)))
+        {
             return Err(Error::invalid_field(
                 field,
                 "text contains a NUL character, which this store cannot hold",
@@ -156,6 +159,21 @@ impl Limits {
         }
         field.check_max_len(v)
     }
+}
+
+/// Whether JSON text holds the escape `\u0000` (a NUL inside a JSON string), as opposed to an
+/// escaped backslash followed by `u0000`.
+fn json_has_nul_escape(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    let mut from = 0;
+    while let Some(at) = json[from..].find("u0000").map(|i| i + from) {
+        let backslashes = bytes[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        if backslashes % 2 == 1 {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 #[cold]
@@ -218,7 +236,7 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
-    use crate::entity::{DecimalSpec, FieldKind};
+    use crate::entity::DecimalSpec;
 
     const fn field(kind: FieldKind, symbol: bool, decimal: Option<DecimalSpec>) -> FieldMeta {
         FieldMeta {
@@ -315,6 +333,14 @@ mod tests {
         assert!(limits.check_timestamp(&ts, &past_max).is_err());
         let before_min = limits.timestamp_min - chrono::Duration::nanoseconds(1);
         assert!(limits.check_timestamp(&ts, &before_min).is_err());
+        let json = field(FieldKind::Json, false, None);
+        let limits = Limits {
+            text_max_bytes: None,
+            ..limits
+        };
+        assert!(limits.check_text(&json, r#"{"a":"x\u0000"}"#).is_err());
+        assert!(limits.check_text(&json, r#"{"a":"x\\u0000"}"#).is_ok());
+        assert!(limits.check_text(&json, r#"{"a":"x\\\u0000"}"#).is_err());
         let all = Limits::NONE;
         assert!(all.check_f64(&f, f64::NAN).is_ok() && all.check_text(&symbol, "a\0").is_ok());
     }

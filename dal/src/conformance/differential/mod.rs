@@ -89,65 +89,78 @@ impl Budget {
         }
     }
 
-    fn runner(&self, shape_index: u64) -> TestRunner {
+    fn runner(&self) -> TestRunner {
         let config = Config {
             cases: self.cases,
             failure_persistence: None,
-            max_shrink_iters: 400,
+            max_shrink_iters: 256,
             max_shrink_time: 180_000,
             ..Config::default()
         };
-        // One stream per shape, all from the run's seed.
         let mut bytes = [0u8; 32];
         bytes[..8].copy_from_slice(&self.seed.to_le_bytes());
-        bytes[8..16].copy_from_slice(&shape_index.to_le_bytes());
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
     }
 }
 
-/// Runs `cases` sequences of one shape: each on a fresh backend from `setup` and a fresh Memory.
-fn run_shape<S, Fut, Op, Run, RunFut>(
+/// Runs `budget.cases` generated cases: each gets a fresh backend from `setup` (a fresh namespace,
+/// so empty tables) and runs one sequence per shape on it, each beside a fresh Memory.
+fn run_cases<S, Fut, V, Run, RunFut>(
     runtime: &tokio::runtime::Runtime,
     test: &str,
-    shape: &str,
-    shape_index: u64,
     budget: Budget,
     setup: &S,
-    ops: BoxedStrategy<Vec<Op>>,
+    cases: BoxedStrategy<V>,
     run: Run,
 ) where
     S: Fn(String) -> Fut,
     Fut: Future,
     Fut::Output: Setup,
-    Op: Debug + Clone,
-    Run: Fn(<Fut::Output as Setup>::Backend, Memory, Vec<Op>) -> RunFut,
+    V: Debug + Clone,
+    Run: Fn(<Fut::Output as Setup>::Backend, V) -> RunFut,
     RunFut: Future<Output = Result<(), String>>,
 {
-    let mut runner = budget.runner(shape_index);
-    let result = runner.run(&ops, |ops| {
+    let mut runner = budget.runner();
+    let result = runner.run(&cases, |case| {
         runtime.block_on(async {
             let name = test.rsplit("::").next().unwrap_or(test);
             let Some(backend) = setup(namespace(name)).await.into_backend() else {
                 return Err(TestCaseError::fail("the setup returned no backend"));
             };
-            run(backend, Memory::new(), ops)
-                .await
-                .map_err(TestCaseError::fail)
+            run(backend, case).await.map_err(TestCaseError::fail)
         })
     });
     match result {
         Ok(()) => {}
-        Err(TestError::Fail(reason, ops)) => panic!(
-            "{test}: {shape}: {reason}\n\nminimal failing sequence:\n{ops:#?}\n\n\
-             reproduce with DAL_DIFFERENTIAL_SEED={:x} DAL_DIFFERENTIAL_CASES={} \
+        Err(TestError::Fail(reason, case)) => panic!(
+            "{test}: {reason}\n\nminimal failing case (one sequence per shape):\n{case:#?}\n\n\
+             {reason}\n\nreproduce with DAL_DIFFERENTIAL_SEED={:x} DAL_DIFFERENTIAL_CASES={} \
              DAL_DIFFERENTIAL_OPS={}",
             budget.seed, budget.cases, budget.max_ops
         ),
         Err(TestError::Abort(reason)) => panic!(
-            "{test}: {shape}: aborted: {reason} (DAL_DIFFERENTIAL_SEED={:x})",
+            "{test}: aborted: {reason} (DAL_DIFFERENTIAL_SEED={:x})",
             budget.seed
         ),
     }
+}
+
+/// Expands to a group runner body: the strategy is a tuple of one sequence per shape, and the run
+/// plays them one after the other on the same backend (every shape has its own table).
+macro_rules! shapes_group {
+    ($runtime:ident, $test:ident, $budget:ident, $setup:ident, $module:ident :: $sequence:ident, $run:ident; $($shape:ident),+) => {{
+        let strategy = ($($module::$sequence::<shapes::$shape>($budget.max_ops),)+).boxed();
+        run_cases(&$runtime, $test, $budget, &$setup, strategy, |backend, case| async move {
+            #[allow(non_snake_case)]
+            let ($($shape,)+) = case;
+            $(
+                $module::$run::<shapes::$shape, _>(backend.clone(), Memory::new(), $shape)
+                    .await
+                    .map_err(|e| format!("{}: {e}", stringify!($shape)))?;
+            )+
+            Ok(())
+        });
+    }};
 }
 
 /// Builds the runtime and checks that the setup gives a backend at all (otherwise the group is
@@ -190,23 +203,12 @@ where
     let Some((runtime, budget)) = start(test, &setup) else {
         return;
     };
-    let mut index = 0u64;
-    macro_rules! shape {
-        ($shape:ident) => {
-            index += 1;
-            run_shape(
-                &runtime,
-                test,
-                stringify!($shape),
-                index,
-                budget,
-                &setup,
-                records::sequence::<shapes::$shape>(budget.max_ops),
-                records::run::<shapes::$shape, _>,
-            );
+    macro_rules! group {
+        ($($shape:ident),+) => {
+            shapes_group!(runtime, test, budget, setup, records::sequence, run; $($shape),+)
         };
     }
-    shapes::for_each_keyed_shape!(shape);
+    shapes::all_keyed_shapes!(group);
 }
 
 /// Time series (`append`, `append_all`, `range`, `latest`, `flush`) on every time-series shape.
@@ -221,23 +223,12 @@ where
     let Some((runtime, budget)) = start(test, &setup) else {
         return;
     };
-    let mut index = 0u64;
-    macro_rules! shape {
-        ($shape:ident) => {
-            index += 1;
-            run_shape(
-                &runtime,
-                test,
-                stringify!($shape),
-                index,
-                budget,
-                &setup,
-                series::sequence::<shapes::$shape>(budget.max_ops),
-                series::run::<shapes::$shape, _>,
-            );
+    macro_rules! group {
+        ($($shape:ident),+) => {
+            shapes_group!(runtime, test, budget, setup, series::sequence, run; $($shape),+)
         };
     }
-    shapes::for_each_series_shape!(shape);
+    shapes::all_series_shapes!(group);
 }
 
 /// Metrics (`quantile`, `summary`, `downsample`) over appended rows of every time-series shape.
@@ -252,23 +243,12 @@ where
     let Some((runtime, budget)) = start(test, &setup) else {
         return;
     };
-    let mut index = 0u64;
-    macro_rules! shape {
-        ($shape:ident) => {
-            index += 1;
-            run_shape(
-                &runtime,
-                test,
-                stringify!($shape),
-                index,
-                budget,
-                &setup,
-                series::metric_sequence::<shapes::$shape>(budget.max_ops),
-                series::run_metrics::<shapes::$shape, _>,
-            );
+    macro_rules! group {
+        ($($shape:ident),+) => {
+            shapes_group!(runtime, test, budget, setup, series::metric_sequence, run_metrics; $($shape),+)
         };
     }
-    shapes::for_each_series_shape!(shape);
+    shapes::all_series_shapes!(group);
 }
 
 /// The cache (`put`, `put_with_ttl`, `put_all`, `lookup`, `lookup_many`, `invalidate`,
@@ -283,21 +263,10 @@ where
     let Some((runtime, budget)) = start(test, &setup) else {
         return;
     };
-    let mut index = 0u64;
-    macro_rules! shape {
-        ($shape:ident) => {
-            index += 1;
-            run_shape(
-                &runtime,
-                test,
-                stringify!($shape),
-                index,
-                budget,
-                &setup,
-                cache::sequence::<shapes::$shape>(budget.max_ops),
-                cache::run::<shapes::$shape, _>,
-            );
+    macro_rules! group {
+        ($($shape:ident),+) => {
+            shapes_group!(runtime, test, budget, setup, cache::sequence, run; $($shape),+)
         };
     }
-    shapes::for_each_keyed_shape!(shape);
+    shapes::all_keyed_shapes!(group);
 }

@@ -339,7 +339,10 @@ fn main() {
         "/// Calls `$m!(Shape, ..)` once with every keyed shape.\nmacro_rules! all_keyed_shapes {{ ($m:ident) => {{ $m!({}) }}; }}",
         keyed_names.join(", ")
     );
-    let _ = writeln!(out, "pub(crate) use all_series_shapes;\npub(crate) use all_keyed_shapes;");
+    let _ = writeln!(
+        out,
+        "pub(crate) use all_series_shapes;\npub(crate) use all_keyed_shapes;"
+    );
     let metas: Vec<String> = series_names
         .iter()
         .chain(&keyed_names)

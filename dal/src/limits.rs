@@ -2,7 +2,7 @@
 //! [`Capabilities`](crate::Capabilities).
 //!
 //! The rule every backend follows: a value a store accepts, it returns unchanged; a value it
-//! cannot hold is refused at write time with [`Error::Validation`](crate::Error::Validation)
+//! cannot hold is refused at write time with [`Error::Validation`]
 //! naming entity and field, and nothing of that row is stored. `Limits` says which values those
 //! are, so that a backend checks them on its write path ([`Limits::check`], or the per-kind
 //! methods from inside its own encoder) and the conformance and differential suites can tell a
@@ -167,7 +167,11 @@ fn json_has_nul_escape(json: &str) -> bool {
     let bytes = json.as_bytes();
     let mut from = 0;
     while let Some(at) = json[from..].find("u0000").map(|i| i + from) {
-        let backslashes = bytes[..at].iter().rev().take_while(|&&b| b == b'\\').count();
+        let backslashes = bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
         if backslashes % 2 == 1 {
             return true;
         }

@@ -10,11 +10,11 @@
 //! [`Error::Unavailable`] or [`Error::Timeout`] when the store cannot be reached or does not
 //! answer in time (transient: the retry policy repeats the call), and with [`Error::Backend`] for
 //! anything else the store reports, marked transient or not. A write whose connection is lost
-//! after the store received it and before it answered may instead return
-//! [`Error::OutcomeUnknown`] (Postgres commits): see its docs before you retry. A value a store
-//! cannot hold ([`crate::Capabilities::limits`], a field's `max_len`, a declared decimal precision
-//! and scale) is refused with [`Error::Validation`] naming entity and field before anything of
-//! that row is stored.
+//! after the store received it and before it answered is reported as [`Error::OutcomeUnknown`]
+//! where the backend can detect that case: read its retry advice before you retry. A value a
+//! store cannot hold ([`crate::Capabilities::limits`], a field's `max_len`, a declared decimal
+//! precision and scale) is refused with [`Error::Validation`] naming entity and field before
+//! anything of that row is stored.
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! Redis streams and pub/sub against the real server (`REDIS_URL`): bounded length, consumer
-//! groups with ack, recovery of a dead consumer's entries, poison entries, pub/sub round trip.
+//! groups with ack, recovery of a dead consumer's entries (and the report of those the length cap
+//! trimmed first), poison entries and their advice, pub/sub round trip.
 
 mod redis_common;
 

@@ -614,3 +614,97 @@ fn autoclaim_reply<T: Entity>(reply: RedisValue) -> Result<(String, Reclaimed<T>
     }
     Ok((next, out))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::codec::encode_value;
+    use crate::redis::codec::tests::{Sample, sample};
+
+    fn bulk(s: &str) -> RedisValue {
+        RedisValue::BulkString(s.as_bytes().to_vec())
+    }
+
+    fn entry_value(id: &str, fields: RedisValue) -> RedisValue {
+        RedisValue::Array(vec![bulk(id), fields])
+    }
+
+    fn good_fields() -> RedisValue {
+        let mut bytes = Vec::new();
+        encode_value(&sample(1), &mut bytes).expect("encode");
+        RedisValue::Array(vec![bulk(VALUE_FIELD), RedisValue::BulkString(bytes)])
+    }
+
+    #[test]
+    fn autoclaim_reports_deleted_ids_and_trimmed_entries() {
+        // Redis 7: [next, entries, deleted ids].
+        let reply = RedisValue::Array(vec![
+            bulk("5-0"),
+            RedisValue::Array(vec![
+                entry_value("3-0", good_fields()),
+                // Content trimmed, id known: reported as trimmed too.
+                entry_value("4-0", RedisValue::Nil),
+            ]),
+            RedisValue::Array(vec![bulk("1-0"), bulk("2-0")]),
+        ]);
+        let (next, got) = autoclaim_reply::<Sample>(reply).expect("parses");
+        assert_eq!(next, "5-0");
+        assert_eq!(
+            got.entries
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>(),
+            ["3-0"]
+        );
+        assert!(got.entries[0].entity.is_ok());
+        assert_eq!(got.trimmed, ["1-0", "2-0", "4-0"]);
+
+        // Redis 6.2: two elements, a bare nil for a trimmed entry (no id to report).
+        let reply = RedisValue::Array(vec![
+            bulk("0-0"),
+            RedisValue::Array(vec![RedisValue::Nil, entry_value("9-0", good_fields())]),
+        ]);
+        let (next, got) = autoclaim_reply::<Sample>(reply).expect("parses");
+        assert_eq!(next, "0-0");
+        assert_eq!(got.entries.len(), 1);
+        assert!(got.trimmed.is_empty());
+
+        // Malformed replies are typed errors, never panics.
+        for bad in [
+            RedisValue::Nil,
+            RedisValue::Array(vec![bulk("0-0")]),
+            RedisValue::Array(vec![bulk("0-0"), RedisValue::Array(vec![]), bulk("x")]),
+            RedisValue::Array(vec![
+                bulk("0-0"),
+                RedisValue::Array(vec![]),
+                RedisValue::Array(vec![RedisValue::Int(1)]),
+            ]),
+        ] {
+            let err = autoclaim_reply::<Sample>(bad).expect_err("malformed");
+            assert!(matches!(err, Error::Backend { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn a_foreign_entry_advises_acknowledging_it() {
+        let reply = RedisValue::Array(vec![
+            bulk("0-0"),
+            RedisValue::Array(vec![
+                entry_value("1-0", RedisValue::Array(vec![bulk("other"), bulk("x")])),
+                entry_value(
+                    "2-0",
+                    RedisValue::Array(vec![bulk(VALUE_FIELD), bulk("junk")]),
+                ),
+            ]),
+            RedisValue::Array(vec![]),
+        ]);
+        let (_, got) = autoclaim_reply::<Sample>(reply).expect("parses");
+        for e in &got.entries {
+            let text = e.entity.as_ref().expect_err("foreign").to_string();
+            assert!(
+                text.contains("acknowledge it") && !text.contains("invalidate"),
+                "{text}"
+            );
+        }
+    }
+}

@@ -189,12 +189,11 @@ pub trait MetricsStore<T: TimeSeries>: Send + Sync {
     ) -> impl Future<Output = Result<Option<f64>>> + Send;
     /// count/min/max/mean/sum of the window.
     ///
-    /// `count`, `min` and `max` are the same on every backend. `mean` and `sum` of a float
-    /// column can differ between backends in the last bits: floating-point addition is not
-    /// associative, and each store adds in its own order (Memory in timestamp order, Postgres
+    /// `mean` and `sum` can differ between backends in the last bits: floating-point addition is
+    /// not associative, and each store adds in its own order (Memory in timestamp order, Postgres
     /// and QuestDB in scan order, possibly in parallel). Postgres also sums integer and decimal
-    /// columns exactly before converting the result to `f64`. Compare them with a relative
-    /// tolerance, not `==`.
+    /// columns exactly before converting the result to `f64`. Compare them across backends with
+    /// a relative tolerance, not `==`.
     ///
     /// # Errors
     /// [`Error::Validation`] when the column is not numeric or the window ends before it starts.

@@ -5,10 +5,13 @@ mod redis_common;
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use dal::Entity;
 use dal::{Backend, CacheStore, Error, ListQuery, RecordStore, RecordStoreExt, Repository};
 use dal_backends::redis::driver::{self, AsyncCommands};
 use dal_backends::redis::{Redis, RedisOptions, codec};
 use redis_common::*;
+use rust_decimal::Decimal;
 
 #[tokio::test]
 async fn cache_round_trip_with_default_and_explicit_ttl() {
@@ -480,5 +483,380 @@ async fn capabilities_and_raw_access() {
         .query_async(&mut redis.connection())
         .await
         .expect("PING");
+    clear_namespace(&redis).await;
+}
+
+/// A decimal without a declaration keeps its own scale.
+#[derive(Debug, Clone, PartialEq, dal::Entity)]
+#[entity(redis(key = "amount:{id}"))]
+struct Amount {
+    #[entity(id)]
+    id: i64,
+    value: Decimal,
+    maybe: Option<Decimal>,
+}
+
+/// Declared decimals are stored at their declared scale.
+#[derive(Debug, Clone, PartialEq, dal::Entity)]
+#[entity(redis(key = "quote:{id}"))]
+struct Quote {
+    #[entity(id)]
+    id: i64,
+    #[entity(precision = 18, scale = 8)]
+    px: Decimal,
+    #[entity(scale = 2)]
+    fee: Option<Decimal>,
+}
+
+fn dec(text: &str) -> Decimal {
+    text.parse().expect("decimal literal")
+}
+
+/// Value, scale and sign, exactly (`==` on `Decimal` ignores the scale).
+fn assert_same_decimal(got: Decimal, sent: Decimal, what: &str) {
+    assert_eq!(
+        got.serialize(),
+        sent.serialize(),
+        "{what}: sent {sent} (scale {}), got {got} (scale {})",
+        sent.scale(),
+        got.scale()
+    );
+}
+
+#[tokio::test]
+async fn undeclared_decimals_round_trip_with_their_own_scale() {
+    let Some(redis) = redis("rs_dec").await else {
+        return;
+    };
+    let cache: Repository<Amount, Redis> = Repository::new(redis.clone());
+    let records: Repository<Amount, Redis> =
+        Repository::new(redis.namespaced("rs_dec_records").expect("ns"));
+    let values = [
+        dec("0.000"),
+        dec("12.500"),
+        dec("-0.010"),
+        Decimal::ZERO,
+        Decimal::MAX,
+        Decimal::MIN,
+        // 28 fractional digits, the most rust_decimal holds.
+        Decimal::from_i128_with_scale(1, 28),
+        Decimal::from_i128_with_scale(-79_228_162_514_264_337_593_543_950_335, 28),
+        // Negative zero keeps its sign bit and scale.
+        Decimal::from_parts(0, 0, 0, true, 3),
+    ];
+    for (i, v) in values.iter().enumerate() {
+        assert!(v.scale() <= 28);
+        let row = Amount {
+            id: i as i64,
+            value: *v,
+            maybe: Some(*v),
+        };
+        cache.put(&row).await.expect("put");
+        records.save(&row).await.expect("save");
+        for (store, got) in [
+            ("cache", cache.lookup(&row.id).await.expect("lookup")),
+            ("records", records.get(&row.id).await.expect("get")),
+        ] {
+            let got = got.expect("present");
+            assert_same_decimal(got.value, *v, store);
+            assert_same_decimal(got.maybe.expect("Some"), *v, store);
+        }
+    }
+    // Batches keep scales too.
+    let rows: Vec<Amount> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Amount {
+            id: 100 + i as i64,
+            value: *v,
+            maybe: None,
+        })
+        .collect();
+    let report = cache.put_all(&rows).await.expect("put_all");
+    assert_eq!((report.written, report.failed.len()), (rows.len(), 0));
+    let keys: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let got = cache.lookup_many(&keys).await.expect("lookup_many");
+    for (row, got) in rows.iter().zip(got) {
+        let got = got.expect("present");
+        assert_same_decimal(got.value, row.value, "put_all");
+        assert_eq!(got.maybe, None);
+    }
+    clear_namespace(&redis).await;
+    clear_namespace(records.backend()).await;
+}
+
+#[tokio::test]
+async fn declared_decimals_are_stored_at_the_declared_scale() {
+    let Some(redis) = redis("rs_decl").await else {
+        return;
+    };
+    let quotes: Repository<Quote, Redis> = Repository::new(redis.clone());
+    let cases = [
+        ("12.5", "12.50000000"),
+        ("0", "0.00000000"),
+        ("0.000", "0.00000000"),
+        ("-0.01", "-0.01000000"),
+        ("1.000000000000", "1.00000000"),
+        ("9999999999.99999999", "9999999999.99999999"),
+    ];
+    for (i, (sent, stored)) in cases.iter().enumerate() {
+        let q = Quote {
+            id: i as i64,
+            px: dec(sent),
+            fee: Some(dec("0.5")),
+        };
+        quotes.put(&q).await.expect("put");
+        let got = quotes
+            .lookup(&q.id)
+            .await
+            .expect("lookup")
+            .expect("present");
+        assert_same_decimal(got.px, dec(stored), sent);
+        assert_eq!(got.px.scale(), 8);
+        assert_same_decimal(got.fee.expect("Some"), dec("0.50"), "fee");
+
+        quotes.save(&q).await.expect("save");
+        let got = quotes.get(&q.id).await.expect("get").expect("present");
+        assert_same_decimal(got.px, dec(stored), sent);
+    }
+    let none = Quote {
+        id: 50,
+        px: dec("1"),
+        fee: None,
+    };
+    quotes.put(&none).await.expect("put");
+    assert_eq!(
+        quotes
+            .lookup(&50)
+            .await
+            .expect("lookup")
+            .expect("present")
+            .fee,
+        None
+    );
+    clear_namespace(&redis).await;
+}
+
+/// A validation error naming `Quote` and the field.
+fn assert_refused(result: &Result<(), Error>, field: &str, what: &str) {
+    match result {
+        Err(Error::Validation {
+            entity: "Quote",
+            field: Some(f),
+            message,
+        }) if *f == field => assert!(!message.is_empty()),
+        other => panic!("{what}: expected a validation error naming Quote.{field}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn decimals_that_do_not_fit_the_declaration_are_refused() {
+    let Some(redis) = redis("rs_decbad").await else {
+        return;
+    };
+    let quotes: Repository<Quote, Redis> = Repository::new(redis.clone());
+    let good = |id: i64| Quote {
+        id,
+        px: dec("1.25"),
+        fee: Some(dec("0.01")),
+    };
+    let too_fine = Quote {
+        id: 2,
+        px: dec("0.000000001"),
+        fee: None,
+    };
+    let too_big = Quote {
+        id: 3,
+        px: dec("10000000000"),
+        fee: None,
+    };
+    let fee_too_fine = Quote {
+        id: 4,
+        px: dec("1"),
+        fee: Some(dec("0.001")),
+    };
+    for (bad, field) in [(&too_fine, "px"), (&too_big, "px"), (&fee_too_fine, "fee")] {
+        assert_refused(&quotes.put(bad).await, field, "put");
+        assert_refused(&quotes.save(bad).await, field, "save");
+        assert_refused(
+            &quotes.put_with_ttl(bad, Duration::from_secs(60)).await,
+            field,
+            "put_with_ttl",
+        );
+        assert_eq!(
+            quotes.get(&bad.id).await.expect("get"),
+            None,
+            "nothing stored"
+        );
+    }
+
+    // In a batch, each refused item is reported and the others are written.
+    let batch = [
+        good(10),
+        too_fine.clone(),
+        good(11),
+        fee_too_fine.clone(),
+        good(12),
+    ];
+    let refused = [(1usize, "px"), (3, "fee")];
+    for op in ["put_all", "save_all"] {
+        let report = match op {
+            "put_all" => quotes.put_all(&batch).await,
+            _ => quotes.save_all(&batch).await,
+        }
+        .expect(op);
+        assert_eq!(report.written, 3, "{op}");
+        assert_eq!(report.failed.len(), 2, "{op}");
+        for ((index, err), (want_index, field)) in report.failed.iter().zip(refused) {
+            assert_eq!(*index, want_index, "{op}");
+            assert_refused(&Err(clone_validation(err)), field, op);
+        }
+        let got = quotes
+            .get_many(&[10, 2, 11, 4, 12])
+            .await
+            .expect("get_many");
+        assert_eq!(
+            got.iter().map(Option::is_some).collect::<Vec<_>>(),
+            [true, false, true, false, true],
+            "{op}"
+        );
+        for id in [10, 11, 12] {
+            assert!(quotes.delete(&id).await.expect("delete"));
+        }
+    }
+    clear_namespace(&redis).await;
+}
+
+/// `Error` is not `Clone`; rebuild the validation error to check it with [`assert_refused`].
+fn clone_validation(err: &Error) -> Error {
+    match err {
+        Error::Validation {
+            entity,
+            field,
+            message,
+        } => Error::Validation {
+            entity,
+            field: *field,
+            message: message.clone(),
+        },
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+/// Every value the Rust types hold, at their edges.
+#[derive(Debug, Clone, Entity)]
+#[entity(redis(key = "edge:{id}"))]
+struct Edges {
+    #[entity(id)]
+    id: i64,
+    at: DateTime<Utc>,
+    f: f64,
+    g: f32,
+    small: i32,
+    big: i64,
+    text: String,
+    maybe_at: Option<DateTime<Utc>>,
+}
+
+#[tokio::test]
+async fn values_at_the_edges_of_their_types_round_trip_exactly() {
+    let Some(redis) = redis("rs_edges").await else {
+        return;
+    };
+    let caps = redis.capabilities();
+    assert_eq!(caps.limits.timestamp_min, DateTime::<Utc>::MIN_UTC);
+    assert_eq!(caps.limits.timestamp_max, DateTime::<Utc>::MAX_UTC);
+    assert!(caps.limits.non_finite_floats && caps.limits.integer_min && caps.limits.nul_in_text);
+    assert_eq!(caps.limits.symbol_max_bytes, None);
+    let text_max = caps
+        .limits
+        .text_max_bytes
+        .expect("bounded by the value size");
+    assert!(text_max < redis.options().max_value_bytes);
+
+    let nan_payload = f64::from_bits(0x7FF8_0000_DEAD_BEEF);
+    let leap = DateTime::from_timestamp(1_483_228_799, 1_500_000_000).expect("leap second");
+    let rows = [
+        (
+            DateTime::<Utc>::MIN_UTC,
+            nan_payload,
+            f32::from_bits(0x7FC0_1234),
+            i32::MIN,
+            i64::MIN,
+        ),
+        (DateTime::<Utc>::MAX_UTC, -0.0, -0.0, i32::MAX, i64::MAX),
+        (leap, f64::from_bits(1), f32::from_bits(1), 0, -1),
+        (
+            DateTime::UNIX_EPOCH,
+            f64::NEG_INFINITY,
+            f32::INFINITY,
+            -1,
+            1,
+        ),
+        (
+            DateTime::from_timestamp(-62_135_596_800, 1).expect("year 1"),
+            f64::MIN_POSITIVE / 2.0,
+            -f32::MIN_POSITIVE / 2.0,
+            1,
+            0,
+        ),
+    ];
+    let edges: Repository<Edges, Redis> = Repository::new(redis.clone());
+    for (i, (at, f, g, small, big)) in rows.into_iter().enumerate() {
+        let row = Edges {
+            id: i as i64,
+            at,
+            f,
+            g,
+            small,
+            big,
+            text: "nul\0 tab\t emoji 🦀 rtl שלום {x}:%*?".into(),
+            maybe_at: Some(at),
+        };
+        edges.save(&row).await.expect("save");
+        let got = edges.get(&row.id).await.expect("get").expect("present");
+        assert_eq!(got.at, at);
+        assert_eq!(got.maybe_at, Some(at));
+        assert_eq!(got.f.to_bits(), f.to_bits(), "f64 bits of {f}");
+        assert_eq!(got.g.to_bits(), g.to_bits(), "f32 bits of {g}");
+        assert_eq!((got.small, got.big), (small, big));
+        assert_eq!(got.text, row.text);
+    }
+    clear_namespace(&redis).await;
+}
+
+#[tokio::test]
+async fn text_over_the_value_limit_is_refused_naming_the_field() {
+    let Some(redis) = redis_with(
+        "rs_text_max",
+        RedisOptions::default().with_max_value_bytes(1_024),
+    )
+    .await
+    else {
+        return;
+    };
+    let max = redis.capabilities().limits.text_max_bytes.expect("bounded");
+    let pools: Repository<Pool, Redis> = Repository::new(redis.clone());
+    let pool = |address: String| Pool {
+        chain: "sol".into(),
+        address,
+        reserve: 1,
+    };
+    match pools.save(&pool("x".repeat(max + 1))).await {
+        Err(Error::Validation {
+            entity: "Pool",
+            field: Some("address"),
+            ..
+        }) => {}
+        other => panic!("expected a validation error naming Pool.address, got {other:?}"),
+    }
+    // Under the per-text bound, the whole value still has to fit.
+    let mut near = pool("y".repeat(max - 40));
+    near.chain = "z".repeat(60);
+    assert!(matches!(
+        pools.save(&near).await,
+        Err(Error::Validation { entity: "Pool", .. })
+    ));
+    pools.save(&pool("x".repeat(200))).await.expect("fits");
     clear_namespace(&redis).await;
 }

@@ -33,11 +33,22 @@
 //! hit); a decimal is `rust_decimal`'s documented 16-byte serialization, validated before use.
 //!
 //! Truncated, corrupted or trailing bytes are codec errors, never panics.
+//!
+//! # What a value holds
+//! Every value of every field type round-trips bit for bit: timestamps over chrono's whole range
+//! (`DateTime::<Utc>::MIN_UTC` to `MAX_UTC`, leap seconds and nanoseconds included), NaN with its
+//! payload, ±infinity, `-0.0` and subnormals, `i32::MIN` / `i64::MIN`, text with NUL, and
+//! decimals with their scale and sign (`0.000`, `-0.010`, `Decimal::MAX`, scale 28). A decimal
+//! field with a declared precision and scale is stored at that scale
+//! ([`FieldMeta::fit_decimal`]; a value that does not fit is a validation error). The only bound
+//! is the size of the whole value (`RedisOptions::max_value_bytes`, at most Redis' 512 MiB), so
+//! [`super::Redis`]'s [`dal::Limits`] are [`Limits::NONE`] with `text_max_bytes` set to the
+//! longest text one value can carry ([`max_text_bytes`]).
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use dal::entity::{Entity, EntityMeta, FieldKind, FieldMeta};
 use dal::value::{FieldDecoder, FieldVisitor};
-use dal::{Error, Result};
+use dal::{Error, Limits, Result};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -142,20 +153,92 @@ pub const fn fingerprint_of<T: Entity>() -> u64 {
     Fingerprint::<T>::VALUE
 }
 
-/// Appends the encoded value of `entity` to `out` (header included).
-///
-/// # Errors
-/// A field the entity cannot encode (see [`Entity::encode`]).
-pub fn encode_value<T: Entity>(entity: &T, out: &mut Vec<u8>) -> Result<()> {
-    encode_versioned(entity, out, FORMAT_VERSION)
+/// The longest text (or JSON) one value of at most `max_value_bytes` can carry: the value of an
+/// entity with that one field, header, tag and length included.
+pub const fn max_text_bytes(max_value_bytes: usize) -> usize {
+    let room = max_value_bytes.saturating_sub(HEADER_LEN + 1);
+    let mut len = room;
+    // The length prefix takes 1..=10 bytes; step down until prefix and text fit together.
+    while len > 0 && len + varint_len(len as u64) > room {
+        len -= 1;
+    }
+    len
 }
 
-fn encode_versioned<T: Entity>(entity: &T, out: &mut Vec<u8>, version: u8) -> Result<()> {
+const fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// Appends the encoded value of `entity` to `out` (header included). Declared decimals are
+/// brought to their declared scale; no store limit is applied (see [`encode_value_within`]).
+///
+/// # Errors
+/// [`Error::Validation`] for a field the entity cannot encode (see [`Entity::encode`]) or a
+/// decimal that does not fit its declaration, naming entity and field.
+pub fn encode_value<T: Entity>(entity: &T, out: &mut Vec<u8>) -> Result<()> {
+    encode_versioned(entity, out, FORMAT_VERSION, &Limits::NONE)
+}
+
+/// As [`encode_value`], refusing values outside `limits` (the Redis handle passes its own).
+///
+/// # Errors
+/// As [`encode_value`], and [`Error::Validation`] naming entity and field for a value outside
+/// `limits`.
+pub fn encode_value_within<T: Entity>(
+    entity: &T,
+    out: &mut Vec<u8>,
+    limits: &Limits,
+) -> Result<()> {
+    encode_versioned(entity, out, FORMAT_VERSION, limits)
+}
+
+fn encode_versioned<T: Entity>(
+    entity: &T,
+    out: &mut Vec<u8>,
+    version: u8,
+    limits: &Limits,
+) -> Result<()> {
     out.reserve(HEADER_LEN + 8 * T::META.fields.len());
     out.push(MAGIC);
     out.push(version);
     out.extend_from_slice(&fingerprint_of::<T>().to_le_bytes());
-    entity.encode(&mut Writer { out, version })
+    entity.encode(&mut Writer {
+        out,
+        version,
+        limits,
+    })
+}
+
+/// Where a value was read from: it decides what a decode error advises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A cache or record key: the value can be rewritten or the key invalidated.
+    Key,
+    /// A stream entry: it cannot be rewritten, only acknowledged.
+    StreamEntry,
+    /// A pub/sub message: nothing is kept to repair or acknowledge.
+    Message,
+}
+
+impl Origin {
+    const fn advice(self) -> &'static str {
+        match self {
+            Origin::Key => "rewrite or invalidate it",
+            Origin::StreamEntry => {
+                "log the entry and acknowledge it (StreamConsumer::ack): it will never decode \
+                 as this entity, and unacknowledged it stays pending and is reclaimed forever"
+            }
+            Origin::Message => {
+                "log it and keep receiving: pub/sub keeps no copy to repair or acknowledge, and \
+                 later messages are unaffected (check what else publishes on this channel)"
+            }
+        }
+    }
 }
 
 /// Decodes a value written by [`encode_value`] for the same entity and schema.
@@ -163,8 +246,34 @@ fn encode_versioned<T: Entity>(entity: &T, out: &mut Vec<u8>, version: u8) -> Re
 /// # Errors
 /// [`Error::Codec`] naming the entity (and the field, where one is at fault) when the bytes are
 /// not a dal value, were written by another entity or schema version, are truncated or corrupted,
-/// or have bytes left over.
+/// or have bytes left over. The message ends with the advice for a value under a key (rewrite or
+/// invalidate it).
+#[inline]
 pub fn decode_value<T: Entity>(bytes: &[u8]) -> Result<T> {
+    decode_from(bytes, Origin::Key)
+}
+
+/// [`decode_value`] with the advice for where the bytes came from.
+#[inline]
+pub(crate) fn decode_from<T: Entity>(bytes: &[u8], origin: Origin) -> Result<T> {
+    match decode_bare(bytes) {
+        Ok(value) => Ok(value),
+        Err(e) => Err(with_advice(e, origin)),
+    }
+}
+
+/// Appends `origin`'s advice to a codec error.
+#[cold]
+pub(crate) fn with_advice(mut e: Error, origin: Origin) -> Error {
+    if let Error::Codec { message, .. } = &mut e {
+        message.push_str("; ");
+        message.push_str(origin.advice());
+    }
+    e
+}
+
+#[inline]
+fn decode_bare<T: Entity>(bytes: &[u8]) -> Result<T> {
     let entity = T::META.name;
     let whole = |message: String| Error::Codec {
         entity,
@@ -198,7 +307,7 @@ pub fn decode_value<T: Entity>(bytes: &[u8]) -> Result<T> {
     if found != expected {
         return Err(whole(format!(
             "stored value was written by another entity or another schema version of {entity} \
-             (fingerprint {found:016x}, expected {expected:016x}); rewrite or invalidate it"
+             (fingerprint {found:016x}, expected {expected:016x})"
         )));
     }
     let mut reader = Reader {
@@ -221,6 +330,9 @@ struct Writer<'a> {
     out: &'a mut Vec<u8>,
     /// [`FORMAT_VERSION`] except in tests of reading older values.
     version: u8,
+    /// The store's limits. Only text can exceed them (see the module docs): the other
+    /// per-kind checks would never refuse anything, so they are not called.
+    limits: &'a Limits,
 }
 
 impl Writer<'_> {
@@ -289,8 +401,9 @@ impl FieldVisitor for Writer<'_> {
         Ok(())
     }
     fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
-        // The same `max_len` rule as every other store, so a value valid here is valid there.
-        field.check_max_len(v)?;
+        // The byte bound of the store and the field's `max_len`, the same rule as every other
+        // store's, so a value valid here is valid there.
+        self.limits.check_text(field, v)?;
         self.len_prefixed(TAG_TEXT, v.as_bytes());
         Ok(())
     }
@@ -311,12 +424,15 @@ impl FieldVisitor for Writer<'_> {
         }
         Ok(())
     }
-    fn decimal(&mut self, _: &'static FieldMeta, v: &Decimal) -> Result<()> {
+    fn decimal(&mut self, field: &'static FieldMeta, v: &Decimal) -> Result<()> {
+        // A declared scale is applied (12.5 -> 12.50000000); an undeclared decimal keeps its own.
+        let v = field.fit_decimal(v)?;
         self.out.push(TAG_DECIMAL);
         self.out.extend_from_slice(&v.serialize());
         Ok(())
     }
-    fn json(&mut self, _: &'static FieldMeta, json: &str) -> Result<()> {
+    fn json(&mut self, field: &'static FieldMeta, json: &str) -> Result<()> {
+        self.limits.check_text(field, json)?;
         self.len_prefixed(TAG_JSON, json.as_bytes());
         Ok(())
     }
@@ -808,11 +924,142 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn edge_values_round_trip_bit_for_bit() {
+        let decimals = [
+            "0.000",
+            "12.500",
+            "-0.010",
+            "0.0000000000000000000000000001",
+            "-7.9228162514264337593543950335",
+        ]
+        .map(|t| t.parse::<Decimal>().expect("decimal"));
+        let timestamps = [
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::from_timestamp(1_483_228_799, 1_500_000_000).expect("leap second"),
+            DateTime::from_timestamp(-62_135_596_800, 0).expect("year 1"),
+        ];
+        let floats = [
+            f64::from_bits(0x7FF8_0000_DEAD_BEEF),
+            f64::from_bits(0xFFF0_0000_0000_0001),
+            -0.0,
+            f64::from_bits(1),
+            f64::INFINITY,
+        ];
+        let mut cases = Vec::new();
+        for (i, amount) in decimals
+            .into_iter()
+            .chain([
+                Decimal::MAX,
+                Decimal::MIN,
+                Decimal::from_parts(0, 0, 0, true, 5),
+            ])
+            .enumerate()
+        {
+            let mut s = sample(1);
+            s.amount = amount;
+            s.ts = timestamps[i % timestamps.len()];
+            s.price = floats[i % floats.len()];
+            s.ratio = f32::from_bits(0x7FC0_0000 | i as u32);
+            s.note = Some("\0".repeat(i));
+            cases.push(s);
+        }
+        for s in cases {
+            let mut buf = Vec::new();
+            encode_value(&s, &mut buf).expect("encode");
+            let back: Sample = decode_value(&buf).expect("decode");
+            assert!(same(&s, &back), "{s:?} != {back:?}");
+            // `==` on decimals ignores scale and the sign of zero: compare the representation.
+            assert_eq!(
+                back.amount.serialize(),
+                s.amount.serialize(),
+                "{}",
+                s.amount
+            );
+            assert_eq!(back.ts, s.ts);
+        }
+    }
+
+    #[test]
+    fn max_text_bytes_is_the_longest_text_one_value_carries() {
+        let mut sizes: Vec<usize> = (0..300).collect();
+        for k in [7u32, 14, 21] {
+            let p = 1usize << k;
+            sizes.extend(p - 20..p + 20);
+        }
+        // Larger bounds by arithmetic: the length prefix grows by one byte every 7 bits.
+        for max in [1usize << 28, super::super::REDIS_MAX_VALUE_BYTES] {
+            let n = max_text_bytes(max);
+            assert_eq!(HEADER_LEN + 1 + varint_len(n as u64) + n, max, "{max}");
+        }
+        for max in sizes {
+            let n = max_text_bytes(max);
+            let mut buf = Vec::new();
+            encode_value(&Other { id: "x".repeat(n) }, &mut buf).expect("encode");
+            if max >= HEADER_LEN + 2 {
+                assert!(
+                    buf.len() <= max,
+                    "{max}: {n} bytes of text make {}",
+                    buf.len()
+                );
+            }
+            buf.clear();
+            encode_value(
+                &Other {
+                    id: "x".repeat(n + 1),
+                },
+                &mut buf,
+            )
+            .expect("encode");
+            assert!(buf.len() > max, "{max}: {} bytes of text also fit", n + 1);
+        }
+        // The handle's limits refuse longer text naming the field, before the size check.
+        let mut limits = Limits::NONE;
+        limits.text_max_bytes = Some(4);
+        let err = encode_value_within(&Other { id: "12345".into() }, &mut Vec::new(), &limits)
+            .expect_err("over the limit");
+        assert!(
+            matches!(
+                err,
+                Error::Validation {
+                    entity: "Other",
+                    field: Some("id"),
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn decode_errors_give_the_advice_of_their_origin() {
+        let mut buf = Vec::new();
+        encode_value(&Other { id: "x".into() }, &mut buf).expect("encode");
+        let cache = decode_value::<Sample>(&buf).expect_err("another entity");
+        assert!(
+            cache.to_string().contains("rewrite or invalidate it"),
+            "{cache}"
+        );
+        let entry = decode_from::<Sample>(&buf, Origin::StreamEntry).expect_err("entry");
+        let entry = entry.to_string();
+        assert!(
+            entry.contains("acknowledge it") && !entry.contains("invalidate"),
+            "{entry}"
+        );
+        let message = decode_from::<Sample>(b"junk", Origin::Message).expect_err("message");
+        let message = message.to_string();
+        assert!(
+            message.contains("keep receiving") && !message.contains("invalidate"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn values_of_format_version_1_are_still_read() {
         for i in 0..6 {
             let s = sample(i);
             let (mut v1, mut v2) = (Vec::new(), Vec::new());
-            encode_versioned(&s, &mut v1, 1).expect("encode v1");
+            encode_versioned(&s, &mut v1, 1, &Limits::NONE).expect("encode v1");
             encode_value(&s, &mut v2).expect("encode v2");
             assert_eq!(v1[1], 1);
             assert_ne!(v1, v2, "the versions differ in the timestamp payload");
@@ -890,6 +1137,7 @@ pub(crate) mod tests {
             Writer {
                 out: &mut bytes,
                 version: FORMAT_VERSION,
+                limits: &Limits::NONE,
             }
             .varint(v);
             // At the end of the value, then followed by more bytes.
@@ -1034,6 +1282,7 @@ pub(crate) mod tests {
         Writer {
             out: &mut out,
             version: FORMAT_VERSION,
+            limits: &Limits::NONE,
         }
         .varint(u64::MAX);
         let mut r = Reader {

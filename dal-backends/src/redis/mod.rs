@@ -41,10 +41,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use dal::{Error, Keyed, Result};
+use dal::{Error, Keyed, Limits, Result};
 
 pub use pubsub::{RedisChannel, Subscription};
-pub use stream::{RedisStream, StreamConsumer, StreamEntry};
+pub use stream::{Reclaimed, RedisStream, StreamConsumer, StreamEntry};
 
 /// The `redis` crate this backend is built on, for commands dal does not wrap (see
 /// [`Redis::connection`]).
@@ -220,6 +220,8 @@ struct Shared {
     connections: Box<[ConnectionManager]>,
     next: AtomicUsize,
     options: RedisOptions,
+    /// What a value can hold under these options (see [`codec`]): checked on every write.
+    limits: Limits,
     /// The URL with its password redacted: the only form ever shown.
     url: String,
 }
@@ -284,12 +286,14 @@ impl Redis {
         url: String,
     ) -> Self {
         let prefix = prefix_for(options.namespace.as_deref());
+        let limits = limits_for(&options);
         Redis {
             shared: Arc::new(Shared {
                 client,
                 connections: connections.into_boxed_slice(),
                 next: AtomicUsize::new(0),
                 options,
+                limits,
                 url,
             }),
             prefix,
@@ -345,6 +349,13 @@ impl Redis {
         &self.shared.options
     }
 
+    /// The values this handle stores unchanged ([`dal::Capabilities::limits`]): every value of
+    /// every field type, except text longer than one value of
+    /// [`RedisOptions::max_value_bytes`] can carry.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
     /// The full Redis key under which an entity with this key is stored (namespace included).
     ///
     /// # Errors
@@ -396,6 +407,13 @@ impl Redis {
     pub(crate) fn prefix(&self) -> &str {
         &self.prefix
     }
+}
+
+/// The codec holds every value of every type (see [`codec`]); only the value size bounds text.
+fn limits_for(options: &RedisOptions) -> Limits {
+    let mut limits = Limits::NONE;
+    limits.text_max_bytes = Some(codec::max_text_bytes(options.max_value_bytes));
+    limits
 }
 
 fn prefix_for(namespace: Option<&str>) -> Arc<str> {

@@ -26,7 +26,7 @@ use dal::entity::Entity;
 use dal::{Error, Result};
 use futures_util::StreamExt;
 
-use super::codec::decode_value;
+use super::codec::{Origin, decode_from};
 use super::error::from_redis;
 use super::{NAME, Redis};
 
@@ -137,10 +137,11 @@ impl<T: Entity> std::fmt::Debug for Subscription<T> {
 
 impl<T: Entity> Subscription<T> {
     /// The next message: `Some(Ok(entity))`, `Some(Err(codec error))` for a message that does not
-    /// decode as `T`, or `None` once the connection is gone (subscribe again to resume; messages
-    /// published in between are lost, as pub/sub promises nothing more).
+    /// decode as `T` (log it and keep receiving: later messages are unaffected), or `None` once
+    /// the connection is gone (subscribe again to resume; messages published in between are lost,
+    /// as pub/sub promises nothing more).
     pub async fn next(&mut self) -> Option<Result<T>> {
         let msg = self.messages.next().await?;
-        Some(decode_value::<T>(msg.get_payload_bytes()))
+        Some(decode_from::<T>(msg.get_payload_bytes(), Origin::Message))
     }
 }

@@ -23,7 +23,7 @@ use dal::{Backend, CacheBackend, Capabilities, Error, QuantileAccuracy, RecordBa
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesOrdered;
 
-use super::codec::{decode_value, encode_value};
+use super::codec::{decode_value, encode_value_within};
 use super::error::{from_redis, unexpected_reply};
 use super::{NAME, Redis};
 
@@ -39,10 +39,11 @@ thread_local! {
 }
 
 impl Redis {
-    /// Encodes `entity` into `buf` (replacing its content) and checks the size limit.
+    /// Encodes `entity` into `buf` (replacing its content), checking the handle's limits field by
+    /// field and then the size of the whole value.
     pub(crate) fn encode_checked<T: Entity>(&self, entity: &T, buf: &mut Vec<u8>) -> Result<()> {
         buf.clear();
-        encode_value(entity, buf)?;
+        encode_value_within(entity, buf, self.limits())?;
         let max = self.options().max_value_bytes;
         if buf.len() > max {
             return Err(Error::invalid(
@@ -424,8 +425,7 @@ impl Backend for Redis {
         c.transactions = false;
         c.quantiles = QuantileAccuracy::Exact;
         c.ttl_expiry = true;
-        c.limits.non_finite_floats = true;
-        c.limits.nul_in_text = true;
+        c.limits = *self.limits();
         c.read_your_writes = true;
         // The codec keeps whole nanoseconds.
         c.timestamp_precision = Duration::from_nanos(1);

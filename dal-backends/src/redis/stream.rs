@@ -1,4 +1,5 @@
-//! Event streams on Redis Streams: publish entities, consume them in groups, lose nothing.
+//! Event streams on Redis Streams: publish entities, consume them in groups, take over what a
+//! dead consumer left.
 //!
 //! [`RedisStream::publish`] appends one entity (encoded by [`super::codec`], in the entry's `v`
 //! field) with `XADD key MAXLEN ~ N *`, so the stream stays near `N` entries (default 10,000)
@@ -7,7 +8,29 @@
 //! multiplexed connection would stall every other command), and acknowledges with `XACK`. Entries
 //! read but never acknowledged (the consumer crashed) stay pending in the group; any other
 //! consumer takes them over with [`StreamConsumer::claim_stale`] (`XAUTOCLAIM` with a minimum idle
-//! time), so a consumer that dies loses nothing.
+//! time), and a consumer restarted under the same name rereads its own with
+//! [`StreamConsumer::read_pending`].
+//!
+//! # What a dead consumer can lose: the length cap
+//! A consumer that dies loses nothing *as long as its entries are still in the stream when they
+//! are reclaimed*. The `MAXLEN ~` cap trims the oldest entries whether a group still has them
+//! pending or not: an entry read by a consumer that died, and trimmed before anyone reclaimed it,
+//! is gone. dal does not drop such entries silently: [`StreamConsumer::claim_stale`] and
+//! [`StreamConsumer::read_pending`] return a [`Reclaimed`] whose
+//! [`trimmed`](Reclaimed::trimmed) field lists their ids (they are no longer pending, so
+//! [`StreamConsumer::pending_count`] drops by as many), and log a warning. Their content cannot
+//! be recovered; republish from the source if it matters.
+//!
+//! To keep `trimmed` empty, size the cap for the longest outage you must survive: at least the
+//! publish rate times (the longest a consumer may stay dead, plus the `min_idle` you claim with,
+//! plus the interval between claims), with room to spare. For example 500 entries/s and 2
+//! minutes to notice and reclaim need `with_max_len(60_000)` or more, not the default 10,000.
+//! `~` trims whole radix-tree nodes (Redis' `stream-node-max-entries`, 100 by default), so the
+//! stream keeps at least the cap, and up to about one node more.
+//!
+//! Entries that do not decode as `T` (a poison entry, another entity's) come back as codec
+//! errors in [`StreamEntry::entity`]: log them and acknowledge them, or they stay pending and are
+//! reclaimed forever.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -20,7 +43,12 @@
 //!
 //! let consumer = fills.consumer("settlement", "worker-1").await?;
 //! // First take over what a crashed worker left pending for over 30 s, then read new entries.
-//! let mut batch = consumer.claim_stale(Duration::from_secs(30), 100).await?;
+//! let stale = consumer.claim_stale(Duration::from_secs(30), 100).await?;
+//! if !stale.trimmed.is_empty() {
+//!     // Read by a dead worker, then trimmed by the length cap before anyone reclaimed them.
+//!     eprintln!("lost {} fills: {:?}", stale.trimmed.len(), stale.trimmed);
+//! }
+//! let mut batch = stale.entries;
 //! batch.extend(consumer.read(100, Duration::from_millis(500)).await?);
 //! for entry in &batch {
 //!     match &entry.entity {
@@ -41,7 +69,7 @@ use ::redis::aio::ConnectionManager;
 use dal::entity::Entity;
 use dal::{Error, Result};
 
-use super::codec::decode_value;
+use super::codec::{Origin, decode_from, with_advice};
 use super::error::{from_redis, unexpected_reply};
 use super::{NAME, Redis};
 
@@ -90,6 +118,35 @@ pub struct StreamEntry<T> {
 impl<T> AsRef<str> for StreamEntry<T> {
     fn as_ref(&self) -> &str {
         &self.id
+    }
+}
+
+/// What [`StreamConsumer::claim_stale`] and [`StreamConsumer::read_pending`] recovered of the
+/// entries a group had pending: the entries to process, and the ids of those the length cap
+/// trimmed first (see the [module docs](self)).
+#[derive(Debug)]
+pub struct Reclaimed<T> {
+    /// Entries now pending for this consumer: process them, then [`StreamConsumer::ack`] them.
+    pub entries: Vec<StreamEntry<T>>,
+    /// Ids of entries that were pending (read, never acknowledged) but had been trimmed from
+    /// the stream by the `MAXLEN ~` cap: their content is gone. They are no longer pending (Redis
+    /// drops them from the group, or dal acknowledges them), so each is reported once.
+    pub trimmed: Vec<String>,
+}
+
+impl<T> Reclaimed<T> {
+    /// Neither entries nor trimmed ids.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.trimmed.is_empty()
+    }
+}
+
+impl<T> Default for Reclaimed<T> {
+    fn default() -> Self {
+        Reclaimed {
+            entries: Vec::new(),
+            trimmed: Vec::new(),
+        }
     }
 }
 
@@ -305,12 +362,13 @@ impl<T: Entity> StreamConsumer<T> {
     }
 
     /// Up to `count` entries delivered to this consumer but not yet acknowledged (after a restart
-    /// under the same name). Entries trimmed from the stream meanwhile are acknowledged and
-    /// skipped.
+    /// under the same name), oldest first, in [`Reclaimed::entries`]. Entries the length cap
+    /// trimmed meanwhile are acknowledged (their content is gone), reported by id in
+    /// [`Reclaimed::trimmed`] and logged at warn level.
     ///
     /// # Errors
     /// Transient errors when Redis is unreachable.
-    pub async fn read_pending(&self, count: usize) -> Result<Vec<StreamEntry<T>>> {
+    pub async fn read_pending(&self, count: usize) -> Result<Reclaimed<T>> {
         let mut conn = self.stream.redis.connection();
         let reply: RedisValue = ::redis::cmd("XREADGROUP")
             .arg("GROUP")
@@ -327,8 +385,22 @@ impl<T: Entity> StreamConsumer<T> {
         let (entries, trimmed) = read_reply::<T>(reply)?;
         if !trimmed.is_empty() {
             self.ack(&trimmed).await?;
+            self.warn_trimmed(&trimmed);
         }
-        Ok(entries)
+        Ok(Reclaimed { entries, trimmed })
+    }
+
+    #[cold]
+    fn warn_trimmed(&self, trimmed: &[String]) {
+        tracing::warn!(
+            stream = %self.stream.key,
+            group = %self.group,
+            consumer = %self.name,
+            trimmed = trimmed.len(),
+            first = trimmed.first().map(String::as_str),
+            "pending stream entries were trimmed by MAXLEN before anyone processed them: raise \
+             the stream's max_len or reclaim sooner"
+        );
     }
 
     /// Acknowledges entries (by id, or the entries themselves); returns how many were pending.
@@ -351,23 +423,26 @@ impl<T: Entity> StreamConsumer<T> {
     }
 
     /// Takes over up to `count` entries that other consumers of the group (or this one) read but
-    /// did not acknowledge for at least `min_idle` (`XAUTOCLAIM`), and returns them; they are
-    /// now pending for this consumer. Entries trimmed from the stream meanwhile are dropped from
-    /// the group by Redis.
+    /// did not acknowledge for at least `min_idle` (`XAUTOCLAIM`), and returns them in
+    /// [`Reclaimed::entries`]; they are now pending for this consumer.
+    ///
+    /// Pending entries found trimmed from the stream by the length cap are returned by id in
+    /// [`Reclaimed::trimmed`] (every one met while looking for `count` entries) and logged at
+    /// warn level; Redis removes them from the group, so [`StreamConsumer::pending_count`] drops
+    /// by as many. This needs Redis 7 or later, whose `XAUTOCLAIM` reports their ids; Redis 6.2
+    /// claims them without ids, and a later [`StreamConsumer::read_pending`] of this consumer
+    /// reports them.
     ///
     /// # Errors
     /// Transient errors when Redis is unreachable.
-    pub async fn claim_stale(
-        &self,
-        min_idle: Duration,
-        count: usize,
-    ) -> Result<Vec<StreamEntry<T>>> {
+    pub async fn claim_stale(&self, min_idle: Duration, count: usize) -> Result<Reclaimed<T>> {
         let count = count.max(1);
-        let min_idle_ms = min_idle.as_millis() as u64;
+        let min_idle_ms = u64::try_from(min_idle.as_millis()).unwrap_or(u64::MAX);
         let mut conn = self.stream.redis.connection();
-        let mut out = Vec::new();
+        let mut out = Reclaimed::default();
         let mut start = String::from("0-0");
-        // XAUTOCLAIM scans the pending list in steps; go round until it wraps or `count` is met.
+        // XAUTOCLAIM scans the pending list in steps (a trimmed entry uses up one of its COUNT
+        // too); go round until it wraps or `count` entries are claimed.
         loop {
             let reply: RedisValue = ::redis::cmd("XAUTOCLAIM")
                 .arg(&self.stream.key)
@@ -376,17 +451,22 @@ impl<T: Entity> StreamConsumer<T> {
                 .arg(min_idle_ms)
                 .arg(&start)
                 .arg("COUNT")
-                .arg(count - out.len())
+                .arg(count - out.entries.len())
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| from_redis(e, "XAUTOCLAIM"))?;
-            let (next, entries) = autoclaim_reply::<T>(reply)?;
-            out.extend(entries);
-            if next == "0-0" || out.len() >= count {
-                return Ok(out);
+            let (next, step) = autoclaim_reply::<T>(reply)?;
+            out.entries.extend(step.entries);
+            out.trimmed.extend(step.trimmed);
+            if next == "0-0" || out.entries.len() >= count {
+                break;
             }
             start = next;
         }
+        if !out.trimmed.is_empty() {
+            self.warn_trimmed(&out.trimmed);
+        }
+        Ok(out)
     }
 
     /// Number of entries read but not yet acknowledged in the whole group (`XPENDING`).
@@ -449,12 +529,17 @@ fn entry<T: Entity>(
         }
     }
     let entity = match value {
-        Some(bytes) => decode_value::<T>(bytes),
-        None => Err(Error::Codec {
-            entity: T::META.name,
-            field: "<value>",
-            message: format!("stream entry {id} has no '{VALUE_FIELD}' field: not written by dal"),
-        }),
+        Some(bytes) => decode_from::<T>(bytes, Origin::StreamEntry),
+        None => Err(with_advice(
+            Error::Codec {
+                entity: T::META.name,
+                field: "<value>",
+                message: format!(
+                    "stream entry {id} has no '{VALUE_FIELD}' field: not written by dal"
+                ),
+            },
+            Origin::StreamEntry,
+        )),
     };
     Ok(Ok(StreamEntry { id, entity }))
 }
@@ -493,8 +578,8 @@ fn read_reply<T: Entity>(reply: RedisValue) -> Result<(Vec<StreamEntry<T>>, Vec<
     Ok((entries, trimmed))
 }
 
-/// `XAUTOCLAIM` reply: `[next, entries, deleted_ids?]`.
-fn autoclaim_reply<T: Entity>(reply: RedisValue) -> Result<(String, Vec<StreamEntry<T>>)> {
+/// `XAUTOCLAIM` reply: `[next, entries, deleted_ids]` (the third element since Redis 7).
+fn autoclaim_reply<T: Entity>(reply: RedisValue) -> Result<(String, Reclaimed<T>)> {
     const OP: &str = "XAUTOCLAIM";
     let RedisValue::Array(mut parts) = reply else {
         return Err(unexpected_reply(OP, "reply is not an array"));
@@ -502,19 +587,124 @@ fn autoclaim_reply<T: Entity>(reply: RedisValue) -> Result<(String, Vec<StreamEn
     if parts.len() < 2 {
         return Err(unexpected_reply(OP, "reply is too short"));
     }
+    let deleted = match parts.get(2) {
+        None => &[][..],
+        Some(RedisValue::Array(ids)) => ids.as_slice(),
+        Some(_) => return Err(unexpected_reply(OP, "deleted ids are not an array")),
+    };
+    let mut out = Reclaimed::default();
+    for id in deleted {
+        let id = bulk_string(id).ok_or_else(|| unexpected_reply(OP, "a deleted id is not text"))?;
+        out.trimmed.push(id);
+    }
     let next = bulk_string(&parts[0]).ok_or_else(|| unexpected_reply(OP, "cursor is not text"))?;
     let RedisValue::Array(list) = parts.swap_remove(1) else {
         return Err(unexpected_reply(OP, "claimed entries are not an array"));
     };
-    let mut entries = Vec::with_capacity(list.len());
+    out.entries.reserve(list.len());
     for e in list {
-        // Redis < 7 reports trimmed entries as nil in place; they have nothing to process.
+        // Redis 6.2 reports a trimmed entry as a bare nil in place, without its id.
         if matches!(e, RedisValue::Nil) {
             continue;
         }
-        if let Ok(e) = entry::<T>(e, OP)? {
-            entries.push(e);
+        match entry::<T>(e, OP)? {
+            Ok(e) => out.entries.push(e),
+            Err(id) => out.trimmed.push(id),
         }
     }
-    Ok((next, entries))
+    Ok((next, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::codec::encode_value;
+    use crate::redis::codec::tests::{Sample, sample};
+
+    fn bulk(s: &str) -> RedisValue {
+        RedisValue::BulkString(s.as_bytes().to_vec())
+    }
+
+    fn entry_value(id: &str, fields: RedisValue) -> RedisValue {
+        RedisValue::Array(vec![bulk(id), fields])
+    }
+
+    fn good_fields() -> RedisValue {
+        let mut bytes = Vec::new();
+        encode_value(&sample(1), &mut bytes).expect("encode");
+        RedisValue::Array(vec![bulk(VALUE_FIELD), RedisValue::BulkString(bytes)])
+    }
+
+    #[test]
+    fn autoclaim_reports_deleted_ids_and_trimmed_entries() {
+        // Redis 7: [next, entries, deleted ids].
+        let reply = RedisValue::Array(vec![
+            bulk("5-0"),
+            RedisValue::Array(vec![
+                entry_value("3-0", good_fields()),
+                // Content trimmed, id known: reported as trimmed too.
+                entry_value("4-0", RedisValue::Nil),
+            ]),
+            RedisValue::Array(vec![bulk("1-0"), bulk("2-0")]),
+        ]);
+        let (next, got) = autoclaim_reply::<Sample>(reply).expect("parses");
+        assert_eq!(next, "5-0");
+        assert_eq!(
+            got.entries
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>(),
+            ["3-0"]
+        );
+        assert!(got.entries[0].entity.is_ok());
+        assert_eq!(got.trimmed, ["1-0", "2-0", "4-0"]);
+
+        // Redis 6.2: two elements, a bare nil for a trimmed entry (no id to report).
+        let reply = RedisValue::Array(vec![
+            bulk("0-0"),
+            RedisValue::Array(vec![RedisValue::Nil, entry_value("9-0", good_fields())]),
+        ]);
+        let (next, got) = autoclaim_reply::<Sample>(reply).expect("parses");
+        assert_eq!(next, "0-0");
+        assert_eq!(got.entries.len(), 1);
+        assert!(got.trimmed.is_empty());
+
+        // Malformed replies are typed errors, never panics.
+        for bad in [
+            RedisValue::Nil,
+            RedisValue::Array(vec![bulk("0-0")]),
+            RedisValue::Array(vec![bulk("0-0"), RedisValue::Array(vec![]), bulk("x")]),
+            RedisValue::Array(vec![
+                bulk("0-0"),
+                RedisValue::Array(vec![]),
+                RedisValue::Array(vec![RedisValue::Int(1)]),
+            ]),
+        ] {
+            let err = autoclaim_reply::<Sample>(bad).expect_err("malformed");
+            assert!(matches!(err, Error::Backend { .. }), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn a_foreign_entry_advises_acknowledging_it() {
+        let reply = RedisValue::Array(vec![
+            bulk("0-0"),
+            RedisValue::Array(vec![
+                entry_value("1-0", RedisValue::Array(vec![bulk("other"), bulk("x")])),
+                entry_value(
+                    "2-0",
+                    RedisValue::Array(vec![bulk(VALUE_FIELD), bulk("junk")]),
+                ),
+            ]),
+            RedisValue::Array(vec![]),
+        ]);
+        let (_, got) = autoclaim_reply::<Sample>(reply).expect("parses");
+        for e in &got.entries {
+            let text = e.entity.as_ref().expect_err("foreign").to_string();
+            assert!(
+                text.contains("acknowledge it") && !text.contains("invalidate"),
+                "{text}"
+            );
+        }
+    }
 }

@@ -123,7 +123,7 @@ pub fn f64() -> impl Strategy<Value = f64> {
     ]
 }
 
-/// Any `f32`, as [`f64`] does.
+/// Any `f32`, as [`f64()`] does.
 pub fn f32() -> impl Strategy<Value = f32> {
     prop_oneof![
         2 => select(vec![

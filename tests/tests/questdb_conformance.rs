@@ -34,7 +34,8 @@ async fn questdb_for(namespace: String) -> Option<QuestDb> {
     Some(db)
 }
 
-/// Drops suite tables (`conf_<entity>_dal_<case>_<pid>_<n>_<nanos>`) of processes that ended.
+/// Drops suite tables (`conf_<entity>_dal_<case>_<pid>_<n>_<nanos>`, `dif_..` for the
+/// differential shapes) of processes that ended.
 async fn drop_stale_tables(db: &QuestDb) {
     // Liveness is read from /proc; without it, leave every table alone.
     if !std::path::Path::new("/proc/self").exists() {
@@ -47,7 +48,7 @@ async fn drop_stale_tables(db: &QuestDb) {
         let Some((_, ns)) = name.split_once("_dal_") else {
             continue;
         };
-        if !name.starts_with("conf_") {
+        if !(name.starts_with("conf_") || name.starts_with("dif_")) {
             continue;
         }
         let parts: Vec<&str> = ns.rsplitn(4, '_').collect();
@@ -67,5 +68,5 @@ async fn drop_stale_tables(db: &QuestDb) {
 dal::conformance_suite! {
     backend: questdb,
     setup: |namespace: String| questdb_for(namespace),
-    stores: [time_series, metrics],
+    stores: [time_series, metrics, differential_time_series, differential_metrics],
 }

@@ -10,6 +10,14 @@
 //! connection), so dropping never blocks and never leaves a transaction open.
 //! Operations through an outer handle while an inner savepoint is open run inside that
 //! savepoint, as plain SQL would.
+//!
+//! # A lost COMMIT
+//! When the connection is lost after `COMMIT` was sent and before its reply arrived, the
+//! transaction may or may not have been committed: [`dal::Transaction::commit`] then fails with
+//! [`Error::OutcomeUnknown`] (not transient: see its retry advice). A connection lost at any
+//! earlier point (a statement, a savepoint's `RELEASE`) takes the uncommitted transaction with
+//! it, and the error is a transient [`Error::Unavailable`]: running the whole transaction again
+//! is safe.
 
 use std::fmt;
 use std::sync::Arc;
@@ -127,6 +135,9 @@ impl PgTx {
             let conn = g.conn.as_deref_mut().ok_or_else(finished)?;
             end_levels(conn, levels, commit).await
         };
+        // Only the transaction's own COMMIT (the last statement when ending level 0) decides
+        // whether the writes were stored.
+        let committing = commit && pos == 0;
         g.open.truncate(pos);
         match result {
             Ok(()) => {
@@ -136,25 +147,43 @@ impl PgTx {
                 }
                 Ok(())
             }
-            Err(e) => {
+            Err(EndError { error, last }) => {
                 // The session state is unknown now (for example a serialization failure at
                 // COMMIT ends the transaction): never hand this connection to anyone else.
                 if let Some(mut conn) = g.conn.take() {
                     conn.close_on_drop();
                 }
-                Err(self.level.pg.fail(None, e))
+                if committing && last && error::failure(&error) == error::Failure::Connection {
+                    return Err(self.level.pg.fail_commit(error));
+                }
+                Err(self.level.pg.fail(None, error))
             }
         }
     }
 }
 
-async fn end_levels(conn: &mut PgConnection, levels: usize, commit: bool) -> sqlx::Result<()> {
-    for _ in 0..levels {
-        if commit {
-            tm_commit::<sqlx::Postgres>(conn).await?;
+/// A failure while ending levels, and whether it was the last statement (the COMMIT or ROLLBACK
+/// of the outermost level ended).
+struct EndError {
+    error: sqlx::Error,
+    last: bool,
+}
+
+async fn end_levels(
+    conn: &mut PgConnection,
+    levels: usize,
+    commit: bool,
+) -> std::result::Result<(), EndError> {
+    for i in 0..levels {
+        let r = if commit {
+            tm_commit::<sqlx::Postgres>(conn).await
         } else {
-            tm_rollback::<sqlx::Postgres>(conn).await?;
-        }
+            tm_rollback::<sqlx::Postgres>(conn).await
+        };
+        r.map_err(|error| EndError {
+            error,
+            last: i + 1 == levels,
+        })?;
     }
     Ok(())
 }

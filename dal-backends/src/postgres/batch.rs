@@ -170,9 +170,7 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
             };
             let attempt = match attempt {
                 // CopyDone of an insert was sent: the COPY may have committed.
-                Err(CopyError::Finishing(e))
-                    if unknown_outcome && error::failure(&e) == Failure::Connection =>
-                {
+                Err(CopyError::Finishing(e)) if unknown_outcome && error::reply_lost(&e) => {
                     return Err(fail_commit(e));
                 }
                 Err(CopyError::Finishing(e) | CopyError::Before(e)) => Err(e),
@@ -233,7 +231,7 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
         let r = unnest_chunks(&mut conn, &statement, rows, &chunks, encoded.take()).await;
         match r {
             // The one statement of an insert was sent: it may have committed.
-            Err(e) if unknown_outcome && error::failure(&e) == Failure::Connection => {
+            Err(e) if unknown_outcome && error::reply_lost(&e) => {
                 return Err(fail_commit(e));
             }
             r => r,

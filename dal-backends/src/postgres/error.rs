@@ -58,6 +58,16 @@ pub(crate) fn failure(e: &sqlx::Error) -> Failure {
     }
 }
 
+/// Whether the connection broke without the server saying why (an I/O error, end of stream, a
+/// protocol desync): a write or COMMIT in flight may have been committed, its reply lost. A
+/// session the server ends itself (`pg_terminate_backend`, a shutdown, class 08) is reported
+/// with an error message that Postgres sends only from an interrupt check, which never runs
+/// between a commit and its acknowledgment: the transaction was rolled back, and the failure
+/// is an ordinary lost connection.
+pub(crate) fn reply_lost(e: &sqlx::Error) -> bool {
+    failure(e) == Failure::Connection && !matches!(e, sqlx::Error::Database(_))
+}
+
 /// SQLSTATEs that mean the session is gone or about to go: connection exceptions (class 08),
 /// administrator/crash shutdown and "cannot connect now" (57P01..57P03).
 fn is_connection_state(code: &str) -> bool {

@@ -641,7 +641,7 @@ impl Postgres {
         operation: &str,
         e: sqlx::Error,
     ) -> Error {
-        if error::failure(&e) != error::Failure::Connection {
+        if !error::reply_lost(&e) {
             return self.fail(Some(meta), e);
         }
         self.inner.health.note_failure();
@@ -650,7 +650,7 @@ impl Postgres {
 
     /// Maps the failure of a transaction's COMMIT: a lost connection leaves its outcome unknown.
     pub(crate) fn fail_commit(&self, e: sqlx::Error) -> Error {
-        if error::failure(&e) != error::Failure::Connection {
+        if !error::reply_lost(&e) {
             return self.fail(None, e);
         }
         self.inner.health.note_failure();

@@ -67,6 +67,11 @@ pub(crate) trait Session: Send + Sync {
     /// Whether each statement runs on its own (autocommit), so a failed one can be retried on
     /// another connection; false inside a transaction.
     fn pooled(&self) -> bool;
+    /// Sees the outcome of every operation (a transaction remembers that its connection was
+    /// lost, so that it never sends a COMMIT whose outcome could only be unknown).
+    fn observe<R>(&self, r: Result<R>) -> Result<R> {
+        r
+    }
 }
 
 impl Session for Postgres {
@@ -78,6 +83,17 @@ impl Session for Postgres {
     }
     fn pooled(&self) -> bool {
         true
+    }
+}
+
+/// Whether `e` says the connection an operation ran on was lost.
+pub(crate) fn connection_lost(e: &Error) -> bool {
+    match e {
+        Error::OutcomeUnknown { .. } => true,
+        Error::Unavailable { source, .. } => source
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(|e| error::failure(e) == Failure::Connection),
+        _ => false,
     }
 }
 
@@ -381,7 +397,7 @@ pub(crate) async fn append<S: Session, T: TimeSeries>(s: &S, row: &T) -> Result<
             .execute(&mut *conn)
             .await;
         return match r {
-            Err(e) if s.pooled() && error::failure(&e) == Failure::Connection => {
+            Err(e) if s.pooled() && error::reply_lost(&e) => {
                 Err(s.pg().fail_unknown(meta, "append", e))
             }
             r => s.pg().checked(&mut conn, Some(meta), r).await.map(drop),
@@ -616,41 +632,41 @@ macro_rules! backend_impls {
     ($ty:ty) => {
         impl dal::RecordBackend for $ty {
             async fn save<T: Keyed>(&self, entity: &T) -> Result<()> {
-                save(self, entity).await
+                self.observe(save(self, entity).await)
             }
             async fn save_all<T: Keyed>(&self, entities: &[T]) -> Result<BatchReport> {
-                batch::save_all(self, entities).await
+                self.observe(batch::save_all(self, entities).await)
             }
             async fn get<T: Keyed>(&self, key: &T::Key) -> Result<Option<T>> {
-                get(self, key).await
+                self.observe(get(self, key).await)
             }
             async fn get_many<T: Keyed>(&self, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
-                get_many(self, keys).await
+                self.observe(get_many(self, keys).await)
             }
             async fn list<T: Keyed>(&self, query: &ListQuery<T>) -> Result<Page<T>> {
-                list(self, query).await
+                self.observe(list(self, query).await)
             }
             async fn delete<T: Keyed>(&self, key: &T::Key) -> Result<bool> {
-                delete::<_, T>(self, key).await
+                self.observe(delete::<_, T>(self, key).await)
             }
         }
 
         impl dal::TimeSeriesBackend for $ty {
             async fn append<T: TimeSeries>(&self, row: &T) -> Result<()> {
-                append(self, row).await
+                self.observe(append(self, row).await)
             }
             async fn append_all<T: TimeSeries>(&self, rows: &[T]) -> Result<BatchReport> {
-                batch::append_all(self, rows).await
+                self.observe(batch::append_all(self, rows).await)
             }
             async fn range<T: TimeSeries>(&self, query: &RangeQuery<T>) -> Result<Vec<T>> {
-                range(self, query).await
+                self.observe(range(self, query).await)
             }
             async fn latest<T: TimeSeries>(
                 &self,
                 by: AnyColumn<T>,
                 filter: &Filter<T>,
             ) -> Result<Vec<T>> {
-                latest(self, by, filter).await
+                self.observe(latest(self, by, filter).await)
             }
             async fn flush(&self) -> Result<()> {
                 // Every write is committed (or part of this transaction) when its call returns.
@@ -664,10 +680,10 @@ macro_rules! backend_impls {
                 query: &MetricQuery<T>,
                 p: f64,
             ) -> Result<Option<f64>> {
-                quantile(self, query, p).await
+                self.observe(quantile(self, query, p).await)
             }
             async fn summary<T: TimeSeries>(&self, query: &MetricQuery<T>) -> Result<Summary> {
-                summary(self, query).await
+                self.observe(summary(self, query).await)
             }
             async fn downsample<T: TimeSeries>(
                 &self,
@@ -675,7 +691,7 @@ macro_rules! backend_impls {
                 width: Duration,
                 aggregate: Aggregate,
             ) -> Result<Vec<Bucket>> {
-                downsample(self, query, width, aggregate).await
+                self.observe(downsample(self, query, width, aggregate).await)
             }
         }
     };

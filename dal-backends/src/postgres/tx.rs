@@ -21,7 +21,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use dal::{Error, Result};
 use sqlx::pool::PoolConnection;
@@ -42,6 +42,9 @@ pub(crate) struct TxConn {
 struct Level {
     pg: Postgres,
     shared: Arc<tokio::sync::Mutex<TxConn>>,
+    /// Set when an operation of the transaction (any level) lost the connection: the server
+    /// has rolled the transaction back, and a COMMIT must not be sent.
+    lost: Arc<AtomicBool>,
     id: u64,
     /// Keeps the enclosing level alive (and so uncommitted) while this one exists.
     _parent: Option<PgTx>,
@@ -95,6 +98,7 @@ impl PgTx {
                     conn: Some(conn),
                     open: vec![id],
                 })),
+                lost: Arc::new(AtomicBool::new(false)),
                 id,
                 _parent: None,
             }),
@@ -108,15 +112,17 @@ impl PgTx {
         }
         let TxConn { conn, open } = &mut *g;
         let conn = conn.as_deref_mut().ok_or_else(finished)?;
-        tm_begin::<sqlx::Postgres>(conn)
+        let r = tm_begin::<sqlx::Postgres>(conn)
             .await
-            .map_err(|e| self.level.pg.fail(None, e))?;
+            .map_err(|e| self.level.pg.fail(None, e));
+        self.observe(r)?;
         let id = NEXT_LEVEL.fetch_add(1, Ordering::Relaxed);
         open.push(id);
         Ok(PgTx {
             level: Arc::new(Level {
                 pg: self.level.pg.clone(),
                 shared: Arc::clone(&self.level.shared),
+                lost: Arc::clone(&self.level.lost),
                 id,
                 _parent: Some(self.clone()),
             }),
@@ -131,13 +137,24 @@ impl PgTx {
             return Err(finished());
         };
         let levels = g.open.len() - pos;
+        // Only the transaction's own COMMIT (the last statement when ending level 0) decides
+        // whether the writes were stored.
+        let committing = commit && pos == 0;
+        if committing && self.level.lost.load(Ordering::Relaxed) {
+            g.open.truncate(pos);
+            if let Some(mut conn) = g.conn.take() {
+                conn.close_on_drop();
+            }
+            return Err(Error::unavailable(
+                error::NAME,
+                "the transaction's connection was lost before COMMIT: the server rolled it back, \
+                 nothing was committed",
+            ));
+        }
         let result = {
             let conn = g.conn.as_deref_mut().ok_or_else(finished)?;
             end_levels(conn, levels, commit).await
         };
-        // Only the transaction's own COMMIT (the last statement when ending level 0) decides
-        // whether the writes were stored.
-        let committing = commit && pos == 0;
         g.open.truncate(pos);
         match result {
             Ok(()) => {
@@ -153,7 +170,7 @@ impl PgTx {
                 if let Some(mut conn) = g.conn.take() {
                     conn.close_on_drop();
                 }
-                if committing && last && error::failure(&error) == error::Failure::Connection {
+                if committing && last && error::reply_lost(&error) {
                     return Err(self.level.pg.fail_commit(error));
                 }
                 Err(self.level.pg.fail(None, error))
@@ -258,6 +275,15 @@ impl Session for PgTx {
     fn pooled(&self) -> bool {
         false
     }
+
+    fn observe<R>(&self, r: Result<R>) -> Result<R> {
+        if let Err(e) = &r
+            && super::store::connection_lost(e)
+        {
+            self.level.lost.store(true, Ordering::Relaxed);
+        }
+        r
+    }
 }
 
 impl dal::Backend for PgTx {
@@ -269,11 +295,11 @@ impl dal::Backend for PgTx {
 
     async fn health_check(&self) -> Result<()> {
         let mut conn = self.conn().await?;
-        sqlx::query("SELECT 1")
+        let r = sqlx::query("SELECT 1")
             .execute(&mut *conn)
             .await
-            .map_err(|e| self.level.pg.fail(None, e))?;
-        Ok(())
+            .map_err(|e| self.level.pg.fail(None, e));
+        self.observe(r).map(drop)
     }
 }
 

@@ -284,3 +284,41 @@ async fn create_table_matches_its_own_ddl() {
     pg.drop_schema().await.expect("drop schema");
     assert!(diff.is_empty(), "{}", diff.join("\n"));
 }
+
+#[tokio::test]
+async fn a_series_keyed_by_its_id_alone_and_an_undeclared_scale_are_drift() {
+    let schema = dal_tests::unique_namespace("drift_keys");
+    let Some(pg) = connect(&schema).await else {
+        return;
+    };
+    // `trades` as 20251101000002 made it (the record layout: primary key on the id), and
+    // `trader_config` with unconstrained NUMERIC columns.
+    let old_trades = ddl::create_table_script_for(Trade::META, TableRole::Record);
+    let loose_config =
+        ddl::create_table_script(TraderConfig::META).replace("NUMERIC(20, 8)", "NUMERIC");
+    for script in [old_trades, loose_config] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+            .execute(pg.pool())
+            .await
+            .expect("create");
+    }
+    let mut diff = drift(&pg, &schema, Trade::META).await;
+    diff.extend(drift(&pg, &schema, TraderConfig::META).await);
+    // The record layout is what it is meant to be for the record role.
+    let as_record = drift_as(&pg, &schema, Trade::META, TableRole::Record).await;
+    pg.drop_schema().await.expect("drop schema");
+    let text = diff.join("\n");
+    assert!(
+        text.contains(
+            r#"trades: primary key ["id"] in the migrations, derived ["id", "timestamp"]"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "trader_config.max_position_size: NUMERIC in the migrations, derived NUMERIC(20, 8)"
+        ),
+        "{text}"
+    );
+    assert!(as_record.is_empty(), "{}", as_record.join("\n"));
+}

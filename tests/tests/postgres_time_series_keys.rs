@@ -58,7 +58,7 @@ async fn rows(repo: &Repository<Fill, Postgres>) -> Vec<(i64, i64, f64)> {
         .into_iter()
         .map(|f| (f.id, (f.ts - at(0)).num_seconds(), f.price))
         .collect();
-    out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    out.sort_by_key(|a| (a.0, a.1));
     out
 }
 

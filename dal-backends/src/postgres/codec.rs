@@ -237,7 +237,7 @@ pub(crate) fn read_numeric(b: &[u8]) -> std::result::Result<Decimal, String> {
             .ok()
             .and_then(|e| 10u128.checked_pow(e));
         match p {
-            Some(p) if int % p == 0 => int / p,
+            Some(p) if int.is_multiple_of(p) => int / p,
             // Digits beyond the display scale: Postgres never sends them.
             _ => return Err("NUMERIC digits beyond its scale".to_owned()),
         }

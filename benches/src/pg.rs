@@ -1,6 +1,9 @@
 //! Postgres pairs: dal's `Repository<Trade, Postgres>` beside hand-written sqlx code on the same
 //! pool, in the same run, in a schema of its own (migrated with `dal_backends::postgres::migrate`,
-//! so `trades` has the example's primary key and indexes).
+//! so `trades` has the example's primary key, (id, timestamp), and indexes). The record pairs
+//! (`save_all`, upserts by id, `get`) use `Trade` as a keyed record, whose table is keyed by the
+//! id alone: they run in a second schema whose `trades` comes from `create_record_table`, dal
+//! and the raw side on the same table.
 //!
 //! Bulk writes of 100,000 trades are timed per call (the table is truncated, untimed, before
 //! each), every raw path in the same rounds: binary `COPY`, text `COPY`, `INSERT .. SELECT FROM
@@ -91,33 +94,45 @@ pub(crate) async fn run(h: &mut Harness) {
         _ => return h.skip("pg_*", "DATABASE_URL is not set"),
     };
     let schema = format!("bench_pg_{}", std::process::id());
-    let pg = match Postgres::connect_with(PostgresOptions::new(url).schema(&schema)).await {
+    let pg = match Postgres::connect_with(PostgresOptions::new(&url).schema(&schema)).await {
         Ok(pg) => pg,
         Err(e) => return h.skip("pg_*", &format!("cannot connect: {e}")),
     };
-    if let Err(e) = run_pairs(h, &pg).await {
+    let schema = format!("bench_pg_rec_{}", std::process::id());
+    let rec = match Postgres::connect_with(PostgresOptions::new(url).schema(&schema)).await {
+        Ok(rec) => rec,
+        Err(e) => return h.skip("pg_*", &format!("cannot connect: {e}")),
+    };
+    if let Err(e) = run_pairs(h, &pg, &rec).await {
         h.skip("pg_*", &format!("error: {e}"));
     }
     let _ = pg.drop_schema().await;
+    let _ = rec.drop_schema().await;
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn run_pairs(h: &mut Harness, pg: &Postgres) -> Result<(), BoxError> {
+async fn run_pairs(h: &mut Harness, pg: &Postgres, rec: &Postgres) -> Result<(), BoxError> {
     dal_backends::postgres::migrate(pg).await?;
-    let pool = pg.pool().clone();
-    let trades: Repository<Trade, Postgres> = Repository::new(pg.clone());
+    rec.create_record_table::<Trade>().await?;
+    let series_pool = pg.pool().clone();
+    let pool = rec.pool().clone();
+    let series: Repository<Trade, Postgres> = Repository::new(pg.clone());
+    let trades: Repository<Trade, Postgres> = Repository::new(rec.clone());
     let rows: Vec<Trade> = (0..BULK).map(|i| trade(i, 0)).collect();
 
     if h.wants("pg_save_all_100k") || h.wants("pg_append_all_100k") {
-        bulk(h, &pool, &trades, &rows).await?;
-        crossover(&pool).await?;
+        bulk(h, &pool, &trades, &series_pool, &series, &rows).await?;
+        crossover(&series_pool).await?;
     }
 
-    // The table holds the 100k rows from here on.
+    // Both tables hold the 100k rows from here on.
     truncate(&pool).await?;
-    trades.append_all(&rows).await?.into_result()?;
+    trades.save_all(&rows).await?.into_result()?;
     pool.execute("ANALYZE trades").await?;
+    truncate(&series_pool).await?;
+    series.append_all(&rows).await?.into_result()?;
+    series_pool.execute("ANALYZE trades").await?;
 
     // Upserts of existing keys: dal's save_all beside a hand-written UNNEST upsert.
     let mut version = 1u64;
@@ -208,21 +223,21 @@ async fn run_pairs(h: &mut Harness, pg: &Postgres) -> Result<(), BoxError> {
     )
     .await;
 
-    // A 10-second window: 1,000 rows, oldest first.
+    // A 10-second window of the time series: 1,000 rows, oldest first.
     let (start, end) = (epoch(), epoch() + chrono::Duration::seconds(10));
     let query = RangeQuery::new(start, end);
     h.pair(
         "pg_range_1000",
         1,
         || {
-            let (trades, query) = (&trades, &query);
+            let (series, query) = (&series, &query);
             async move {
-                let got = trades.range(query).await.expect("range");
+                let got = series.range(query).await.expect("range");
                 assert_eq!(got.len(), 1_000);
             }
         },
         || {
-            let pool = &pool;
+            let pool = &series_pool;
             async move {
                 let sql = format!(
                     "SELECT {COLUMNS} FROM trades WHERE \"timestamp\" >= $1 AND \"timestamp\" < $2 \
@@ -251,48 +266,58 @@ async fn truncate(pool: &PgPool) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Every bulk path on an empty table, best of the rounds each.
+/// Every bulk path on an empty table, best of the rounds each: `save_all` and the raw paths on
+/// the record table (`pool`), `append_all` and the raw paths on the time series (`series_pool`).
 async fn bulk(
     h: &mut Harness,
     pool: &PgPool,
     trades: &Repository<Trade, Postgres>,
+    series_pool: &PgPool,
+    series: &Repository<Trade, Postgres>,
     rows: &[Trade],
 ) -> Result<(), BoxError> {
-    let mut best = [0f64; 7];
     let names = [
-        "dal save_all",
-        "dal append_all",
+        "dal",
         "raw binary COPY",
         "raw text COPY",
         "raw UNNEST",
         "raw multi-row VALUES",
         "raw INSERT per row (5k rows)",
     ];
-    for round in 0..h.rounds {
-        for (i, slot) in best.iter_mut().enumerate() {
-            truncate(pool).await?;
-            let t = Instant::now();
-            let n = match i {
-                0 => trades.save_all(rows).await?.into_result()?,
-                1 => trades.append_all(rows).await?.into_result()?,
-                2 => raw_copy_binary(pool, rows).await?,
-                3 => raw_copy_text(pool, rows).await?,
-                4 => raw_unnest(pool, rows, false).await?,
-                5 => raw_values(pool, rows).await?,
-                _ => raw_row_by_row(pool, &rows[..ROW_BY_ROW]).await?,
-            };
-            *slot = slot.max(rate(n, t));
+    // [record table, time series] x paths.
+    let mut best = [[0f64; 6]; 2];
+    for _ in 0..h.rounds {
+        for (table, best) in best.iter_mut().enumerate() {
+            let pool = if table == 0 { pool } else { series_pool };
+            for (i, slot) in best.iter_mut().enumerate() {
+                truncate(pool).await?;
+                let t = Instant::now();
+                let n = match i {
+                    0 if table == 0 => trades.save_all(rows).await?.into_result()?,
+                    0 => series.append_all(rows).await?.into_result()?,
+                    1 => raw_copy_binary(pool, rows).await?,
+                    2 => raw_copy_text(pool, rows).await?,
+                    3 => raw_unnest(pool, rows, false).await?,
+                    4 => raw_values(pool, rows).await?,
+                    _ => raw_row_by_row(pool, &rows[..ROW_BY_ROW]).await?,
+                };
+                *slot = slot.max(rate(n, t));
+            }
         }
-        let _ = round;
     }
-    let mut line = String::from("# pg bulk insert of 100k trades, rows/s:");
-    for (n, r) in names.iter().zip(best) {
-        let _ = write!(line, " {n} {r:.0};");
+    for (table, best) in ["record table, save_all", "time series, append_all"]
+        .iter()
+        .zip(best)
+    {
+        let mut line = format!("# pg bulk insert of 100k trades ({table}), rows/s:");
+        for (n, r) in names.iter().zip(best) {
+            let _ = write!(line, " {n} {r:.0};");
+        }
+        println!("{line}");
     }
-    println!("{line}");
-    let raw_best = best[2..].iter().copied().fold(0f64, f64::max);
-    h.record("pg_save_all_100k", best[0], raw_best);
-    h.record("pg_append_all_100k", best[1], raw_best);
+    let raw_best = |b: &[f64; 6]| b[1..].iter().copied().fold(0f64, f64::max);
+    h.record("pg_save_all_100k", best[0][0], raw_best(&best[0]));
+    h.record("pg_append_all_100k", best[1][0], raw_best(&best[1]));
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 mod postgres_common;
 
 use chrono::{DateTime, Utc};
-use dal::{Entity, Error, Filter, ListQuery, RecordStore, Repository};
+use dal::{Backend, Entity, Error, Filter, ListQuery, RecordStore, Repository};
 use dal_backends::postgres::Postgres;
 use postgres_common::{TestPg, connect};
 use rust_decimal::Decimal;
@@ -192,6 +192,46 @@ async fn timestamps_postgres_cannot_hold_are_rejected() {
         got.at.map(|t| t.timestamp_micros()),
         d.at.map(|t| t.timestamp_micros())
     );
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn declared_limits_hold_at_their_edges_and_are_refused_per_item_beyond() {
+    let Some((t, repo)) = setup("pgi_limits").await else {
+        return;
+    };
+    let limits = t.pg.capabilities().limits;
+    assert!(limits.non_finite_floats && limits.integer_min && !limits.nul_in_text);
+    // The earliest timestamp Postgres holds is stored and read back unchanged; one microsecond
+    // earlier is refused, naming the field.
+    let mut edge = doc("edge");
+    edge.at = Some(limits.timestamp_min);
+    repo.save(&edge).await.expect("the earliest timestamp");
+    assert_eq!(repo.get(&edge.id).await.expect("get"), Some(edge.clone()));
+    let before = limits.timestamp_min - chrono::Duration::microseconds(1);
+    let mut d = doc("before");
+    d.at = Some(before);
+    assert_field(&repo.save(&d).await.expect_err("before the range"), "at");
+    // In batches (UNNEST and COPY sized), only the items beyond the limits fail.
+    for n in [10usize, 20_000] {
+        let mut rows: Vec<Doc> = (0..n).map(|i| doc(&format!("b{n}_{i}"))).collect();
+        rows[2].at = Some(before);
+        rows[5].body = "nul\0".to_owned();
+        rows[7].at = Some(limits.timestamp_max);
+        let report = repo.save_all(&rows).await.expect("save_all");
+        let failed: Vec<usize> = report.failed.iter().map(|(i, _)| *i).collect();
+        assert_eq!(failed, [2, 5], "{:?}", report.failed);
+        assert_field(&report.failed[0].1, "at");
+        assert_field(&report.failed[1].1, "body");
+        assert_eq!(report.written, n - 2);
+        assert_eq!(repo.get(&rows[2].id).await.expect("get"), None);
+        let latest = repo.get(&rows[7].id).await.expect("get").expect("stored");
+        assert_eq!(
+            latest.at.map(|t| t.timestamp_micros()),
+            Some(limits.timestamp_max.timestamp_micros()),
+            "truncated to microseconds (timestamp_precision)"
+        );
+    }
     t.finish().await;
 }
 

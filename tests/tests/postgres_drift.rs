@@ -1,9 +1,11 @@
 //! Drift between `migrations/postgres` and the DDL dal derives from the trading example's
 //! entities: migrate a fresh schema, then compare every entity's columns (name, type, length,
-//! nullability, collation), primary key and derived indexes with the catalog. A mismatch fails
+//! decimal precision and scale, nullability, collation), primary key (the ids for records, the
+//! ids and the timestamp for time series) and derived indexes with the catalog. A mismatch fails
 //! with one readable line per difference.
 
 use dal::{Entity, EntityMeta, FieldKind};
+use dal_backends::postgres::ddl::TableRole;
 use dal_backends::postgres::{Postgres, PostgresOptions, ddl};
 use trading::models::{
     MetricPoint, MevEvent, NodeHealth, OrderRule, Position, TokenInfo, Trade, TraderConfig,
@@ -47,16 +49,25 @@ struct CatalogColumn {
     udt_name: String,
     is_nullable: String,
     character_maximum_length: Option<i32>,
+    numeric_precision: Option<i32>,
+    numeric_scale: Option<i32>,
     collation_name: Option<String>,
 }
 
-/// Every difference between `meta`'s derived DDL and the table in `schema`, one line each.
+/// Every difference between `meta`'s derived DDL (for its natural role) and the table in
+/// `schema`, one line each.
 async fn drift(pg: &Postgres, schema: &str, meta: &EntityMeta) -> Vec<String> {
+    drift_as(pg, schema, meta, TableRole::of(meta)).await
+}
+
+/// Every difference between `meta`'s derived DDL for `role` and the table in `schema`.
+async fn drift_as(pg: &Postgres, schema: &str, meta: &EntityMeta, role: TableRole) -> Vec<String> {
     let mut out = Vec::new();
     let table = meta.table;
     let columns: Vec<CatalogColumn> = sqlx::query_as(
         "SELECT column_name::text, udt_name::text, is_nullable::text,
-                character_maximum_length::int4, collation_name::text
+                character_maximum_length::int4, numeric_precision::int4, numeric_scale::int4,
+                collation_name::text
          FROM information_schema.columns
          WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
     )
@@ -68,7 +79,7 @@ async fn drift(pg: &Postgres, schema: &str, meta: &EntityMeta) -> Vec<String> {
     if columns.is_empty() {
         out.push(format!(
             "{table}: table missing (derived: {})",
-            ddl::create_table_script(meta)
+            ddl::create_table_script_for(meta, role)
         ));
         return out;
     }
@@ -97,6 +108,22 @@ async fn drift(pg: &Postgres, schema: &str, meta: &EntityMeta) -> Vec<String> {
                 "{table}.{}: length {:?} in the migrations, derived {want_type}",
                 f.column, c.character_maximum_length
             ));
+        }
+        if f.kind == FieldKind::Decimal {
+            let declared = f.decimal.map(|d| (d.precision as i32, d.scale as i32));
+            let found = c.numeric_precision.zip(c.numeric_scale);
+            if declared != found {
+                let shown = |p: Option<(i32, i32)>| match p {
+                    Some((p, s)) => format!("NUMERIC({p}, {s})"),
+                    None => "NUMERIC".to_owned(),
+                };
+                out.push(format!(
+                    "{table}.{}: {} in the migrations, derived {}",
+                    f.column,
+                    shown(found),
+                    shown(declared)
+                ));
+            }
         }
         let nullable = c.is_nullable == "YES";
         if nullable != f.nullable {
@@ -141,7 +168,10 @@ async fn drift(pg: &Postgres, schema: &str, meta: &EntityMeta) -> Vec<String> {
     .fetch_all(pg.pool())
     .await
     .expect("primary key");
-    let want_pk: Vec<String> = meta.ids().map(|f| f.column.to_owned()).collect();
+    let want_pk: Vec<String> = ddl::key_fields(meta, role)
+        .iter()
+        .map(|f| f.column.to_owned())
+        .collect();
     if pk != want_pk {
         out.push(format!(
             "{table}: primary key {pk:?} in the migrations, derived {want_pk:?}"
@@ -155,7 +185,7 @@ async fn drift(pg: &Postgres, schema: &str, meta: &EntityMeta) -> Vec<String> {
     .fetch_all(pg.pool())
     .await
     .expect("pg_indexes");
-    for stmt in ddl::create_table_statements(meta).iter().skip(1) {
+    for stmt in ddl::create_table_statements_for(meta, role).iter().skip(1) {
         // "CREATE INDEX IF NOT EXISTS "name" ON ..."
         let name = stmt.split('"').nth(1).unwrap_or_default();
         if !indexes.iter().any(|i| i == name) {
@@ -253,4 +283,42 @@ async fn create_table_matches_its_own_ddl() {
     }
     pg.drop_schema().await.expect("drop schema");
     assert!(diff.is_empty(), "{}", diff.join("\n"));
+}
+
+#[tokio::test]
+async fn a_series_keyed_by_its_id_alone_and_an_undeclared_scale_are_drift() {
+    let schema = dal_tests::unique_namespace("drift_keys");
+    let Some(pg) = connect(&schema).await else {
+        return;
+    };
+    // `trades` as 20251101000002 made it (the record layout: primary key on the id), and
+    // `trader_config` with unconstrained NUMERIC columns.
+    let old_trades = ddl::create_table_script_for(Trade::META, TableRole::Record);
+    let loose_config =
+        ddl::create_table_script(TraderConfig::META).replace("NUMERIC(20, 8)", "NUMERIC");
+    for script in [old_trades, loose_config] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(script))
+            .execute(pg.pool())
+            .await
+            .expect("create");
+    }
+    let mut diff = drift(&pg, &schema, Trade::META).await;
+    diff.extend(drift(&pg, &schema, TraderConfig::META).await);
+    // The record layout is what it is meant to be for the record role.
+    let as_record = drift_as(&pg, &schema, Trade::META, TableRole::Record).await;
+    pg.drop_schema().await.expect("drop schema");
+    let text = diff.join("\n");
+    assert!(
+        text.contains(
+            r#"trades: primary key ["id"] in the migrations, derived ["id", "timestamp"]"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "trader_config.max_position_size: NUMERIC in the migrations, derived NUMERIC(20, 8)"
+        ),
+        "{text}"
+    );
+    assert!(as_record.is_empty(), "{}", as_record.join("\n"));
 }

@@ -5,7 +5,7 @@
 
 mod postgres_common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dal::{Backend, Entity, Error, RecordStore, Repository, RetryPolicy, Transaction};
 use dal_backends::postgres::{PgTx, Postgres, PostgresOptions};
@@ -36,8 +36,8 @@ async fn setup(prefix: &str) -> Option<TestPg> {
 
 #[tokio::test]
 async fn server_down_at_start_is_transient_and_hides_the_password() {
-    // Port 1 on localhost: nothing listens, the connection is refused.
-    let started = Instant::now();
+    // Port 1 on localhost: nothing listens, the connection is refused (postgres_connect.rs
+    // checks what the error says and that it comes without waiting for the acquire timeout).
     let e = Postgres::connect_with(
         PostgresOptions::new("postgres://app:hunter2@127.0.0.1:1/test")
             .acquire_timeout(Duration::from_millis(300)),
@@ -46,10 +46,6 @@ async fn server_down_at_start_is_transient_and_hides_the_password() {
     .expect_err("nothing listens on port 1");
     assert!(matches!(e, Error::Unavailable { .. }), "{e:?}");
     assert!(e.is_transient());
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "bounded by the acquire timeout"
-    );
     assert!(!format!("{e} {e:?}").contains("hunter2"));
 }
 

@@ -10,11 +10,12 @@
 //!   (started once that much is encoded, so encoding overlaps the server's work); a smaller
 //!   one is one `INSERT .. SELECT FROM UNNEST($1, .., $n)` statement (one array parameter per
 //!   column: never near the 65,535-parameter limit, one statement text per entity);
-//! - upserts (`save_all`, and `append_all` of a time series with ids, whose ids are its primary
-//!   key) first `COPY` straight into the table, the common bulk load of new keys; if a key
-//!   exists (a unique violation: the statement wrote nothing) they `COPY` into the session's
-//!   temporary stage and upsert from it (from [`STAGE_MIN_BYTES`] on; `UNNEST .. ON CONFLICT`
-//!   below), and remember that for the entity, so its later upserts skip the first attempt.
+//! - upserts (`save_all` on the ids, and `append_all` of a time series with ids on its primary
+//!   key, the ids and the timestamp) first `COPY` straight into the table, the common bulk load
+//!   of new keys; if a key exists (a unique violation: the statement wrote nothing) they `COPY`
+//!   into the session's temporary stage and upsert from it (from [`STAGE_MIN_BYTES`] on;
+//!   `UNNEST .. ON CONFLICT` below), and remember that for the entity, so its later upserts skip
+//!   the first attempt.
 //!
 //! Per-item outcome: every row is checked while it is encoded (NUL in text, `max_len`,
 //! timestamps Postgres cannot hold); rejected rows are reported and the others written. Keys
@@ -25,18 +26,24 @@
 //! others are written, all inside one transaction, so nothing half-written ever remains.
 //! Inside a [`super::PgTx`] the whole batch runs under a savepoint, so a rejection never aborts
 //! the transaction.
+//!
+//! Upserts are idempotent, so a batch whose connection was lost is run again once on another
+//! connection. An `append_all` without ids is not: when the connection is lost after the data
+//! or the COMMIT was sent and before the reply, the batch fails with
+//! [`Error::OutcomeUnknown`](dal::Error::OutcomeUnknown) (it was written entirely or not at all).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use dal::{BatchReport, Entity, EntityMeta, Error, FieldMeta, Keyed, Result, TimeSeries};
+use dal::{BatchReport, Entity, Error, FieldMeta, Keyed, Result, TimeSeries};
 use sqlx::Connection as _;
 use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgConnection};
 
 use super::codec::{ColumnSink, CopySink, Encoder, Scalar, Sink, write_field};
+use super::ddl::TableRole;
 use super::error::{self, Failure};
 use super::sql::{self, kind};
-use super::store::{Session, retry_stale};
+use super::store::{Session, retry_stale, two_roles};
 
 /// Smallest batch written with `COPY` (below it, `UNNEST`'s single round trip wins).
 pub(crate) const COPY_MIN_ROWS: usize = 64;
@@ -55,8 +62,21 @@ const STAGE_MIN_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
+    /// Plain inserts (a time series without ids).
     Insert,
-    Upsert,
+    /// Upserts on the key of the table's role.
+    Upsert(TableRole),
+}
+
+impl Mode {
+    /// Whether a field is part of the key rows are deduplicated by.
+    fn is_key(self, field: &FieldMeta) -> bool {
+        match self {
+            Mode::Insert => false,
+            Mode::Upsert(TableRole::Record) => field.id,
+            Mode::Upsert(TableRole::TimeSeries) => field.id || field.timestamp,
+        }
+    }
 }
 
 /// `save_all`: upsert every row, last occurrence of a key winning.
@@ -67,27 +87,28 @@ pub(crate) async fn save_all<S: Session, T: Keyed>(s: &S, rows: &[T]) -> Result<
             "save_all needs #[entity(id)] fields",
         ));
     }
-    write_all(s, rows).await
+    write_all(s, rows, Mode::Upsert(TableRole::Record)).await
 }
 
-/// `append_all`: like `save_all` for a time series with ids (appends upsert by key, so a
-/// retried batch never doubles rows); plain inserts without ids.
+/// `append_all`: for a time series with ids, upserts on (ids.., timestamp), so a retried batch
+/// never doubles rows and a row with the same ids and timestamp replaces the stored one; plain
+/// inserts without ids.
 pub(crate) async fn append_all<S: Session, T: TimeSeries>(
     s: &S,
     rows: &[T],
 ) -> Result<BatchReport> {
-    write_all(s, rows).await
-}
-
-async fn write_all<S: Session, T: Entity>(s: &S, rows: &[T]) -> Result<BatchReport> {
     let mode = if T::META.id_fields.is_empty() {
         Mode::Insert
     } else {
-        Mode::Upsert
+        Mode::Upsert(TableRole::TimeSeries)
     };
+    write_all(s, rows, mode).await
+}
+
+async fn write_all<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<BatchReport> {
     match mode {
         // The whole batch is atomic and an upsert: running it again is safe.
-        Mode::Upsert => retry_stale(s, || write(s, rows, mode)).await,
+        Mode::Upsert(_) => retry_stale(s, || write(s, rows, mode)).await,
         // Without ids a batch whose commit was lost on the way back would be written twice.
         Mode::Insert => write(s, rows, mode).await,
     }
@@ -105,10 +126,25 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
         return Ok(BatchReport::default());
     }
     let meta = T::META;
-    let state = s.pg().entity_state(meta);
+    let state = s.pg().entity_state::<T>();
     let mut conn = s.conn().await?;
+    if let Mode::Upsert(role) = mode
+        && two_roles::<T>()
+    {
+        s.pg().check_table_key::<T>(&state, &mut conn, role).await?;
+    }
     // Inside a transaction a failed statement would abort it: give the batch a savepoint.
     let wrap = !s.pooled();
+    // An insert batch outside a transaction is not repeated: a lost reply to what commits it
+    // (the end of the COPY, the statement, the COMMIT) leaves its outcome unknown.
+    let unknown_outcome = mode == Mode::Insert && !wrap;
+    let fail_commit = |e: sqlx::Error| {
+        if unknown_outcome {
+            s.pg().fail_unknown(meta, "append_all", e)
+        } else {
+            s.pg().fail(Some(meta), e)
+        }
+    };
 
     // Set when COPY already showed the server rejects a row: go straight to bisection.
     let mut rejected = false;
@@ -116,9 +152,10 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
         // Upserts first COPY straight into the table (a bulk load of new keys); once an entity's
         // upserts are known to meet existing keys, they COPY into a temporary table and upsert
         // from there with one INSERT .. SELECT .. ON CONFLICT.
-        let mut staged = mode == Mode::Upsert && state.upserts_conflict.load(Ordering::Relaxed);
+        let mut staged =
+            matches!(mode, Mode::Upsert(_)) && state.upserts_conflict.load(Ordering::Relaxed);
         loop {
-            let plan = copy_plan(s, meta, staged);
+            let plan = copy_plan::<S, T>(s, mode, staged);
             let attempt = if wrap {
                 let mut unit = conn.begin().await.map_err(|e| s.pg().fail(Some(meta), e))?;
                 let r = copy_rows(&mut unit, rows, mode, &plan).await;
@@ -131,6 +168,14 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
             } else {
                 copy_rows(&mut conn, rows, mode, &plan).await
             };
+            let attempt = match attempt {
+                // CopyDone of an insert was sent: the COPY may have committed.
+                Err(CopyError::Finishing(e)) if unknown_outcome && error::reply_lost(&e) => {
+                    return Err(fail_commit(e));
+                }
+                Err(CopyError::Finishing(e) | CopyError::Before(e)) => Err(e),
+                Ok(outcome) => Ok(outcome),
+            };
             match attempt {
                 Ok(CopyOutcome::Written(checked)) => {
                     return Ok(report(rows.len(), checked.failed));
@@ -138,7 +183,9 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
                 // Repeated keys (the UNNEST path writes each once) or too little data.
                 Ok(CopyOutcome::Duplicates | CopyOutcome::TooSmall) => break,
                 Err(e)
-                    if mode == Mode::Upsert && !staged && error::sqlstate(&e) == Some("23505") =>
+                    if matches!(mode, Mode::Upsert(_))
+                        && !staged
+                        && error::sqlstate(&e) == Some("23505") =>
                 {
                     // Existing keys: the statement wrote nothing; upsert through the stage.
                     state.upserts_conflict.store(true, Ordering::Relaxed);
@@ -158,29 +205,52 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
         return Ok(report(rows.len(), checked.failed));
     }
     let chunks: Vec<&[usize]> = checked.rows.chunks(UNNEST_CHUNK_ROWS).collect();
-    let statement = unnest_statement(s, meta, mode);
+    let statement = unnest_statement::<S, T>(s, mode);
     if rejected {
         let mut failed = checked.failed;
-        bisect(s, &mut conn, &statement, rows, &checked.rows, &mut failed).await?;
+        bisect(
+            s,
+            &mut conn,
+            &statement,
+            rows,
+            &checked.rows,
+            &mut failed,
+            &fail_commit,
+        )
+        .await?;
         return Ok(report(rows.len(), failed));
     }
     let attempt = if wrap || chunks.len() > 1 {
         let mut unit = conn.begin().await.map_err(|e| s.pg().fail(Some(meta), e))?;
         let r = unnest_chunks(&mut unit, &statement, rows, &chunks, encoded.take()).await;
         if r.is_ok() {
-            unit.commit()
-                .await
-                .map_err(|e| s.pg().fail(Some(meta), e))?;
+            unit.commit().await.map_err(fail_commit)?;
         }
         r
     } else {
-        unnest_chunks(&mut conn, &statement, rows, &chunks, encoded.take()).await
+        let r = unnest_chunks(&mut conn, &statement, rows, &chunks, encoded.take()).await;
+        match r {
+            // The one statement of an insert was sent: it may have committed.
+            Err(e) if unknown_outcome && error::reply_lost(&e) => {
+                return Err(fail_commit(e));
+            }
+            r => r,
+        }
     };
     match attempt {
         Ok(()) => Ok(report(rows.len(), checked.failed)),
         Err(e) if error::failure(&e) == Failure::Row => {
             let mut failed = checked.failed;
-            bisect(s, &mut conn, &statement, rows, &checked.rows, &mut failed).await?;
+            bisect(
+                s,
+                &mut conn,
+                &statement,
+                rows,
+                &checked.rows,
+                &mut failed,
+                &fail_commit,
+            )
+            .await?;
             Ok(report(rows.len(), failed))
         }
         Err(e) => Err(s.pg().fail(Some(meta), e)),
@@ -195,29 +265,29 @@ fn report(total: usize, mut failed: Vec<(usize, Error)>) -> BatchReport {
     }
 }
 
-fn unnest_statement<S: Session>(
-    s: &S,
-    meta: &'static EntityMeta,
-    mode: Mode,
-) -> std::sync::Arc<str> {
+fn unnest_statement<S: Session, T: Entity>(s: &S, mode: Mode) -> std::sync::Arc<str> {
+    let meta = T::META;
     let (k, upsert) = match mode {
-        Mode::Insert => (kind::UNNEST_INSERT, false),
-        Mode::Upsert => (kind::UNNEST_UPSERT, true),
+        Mode::Insert => (kind::UNNEST_INSERT, None),
+        Mode::Upsert(TableRole::Record) => (kind::UNNEST_UPSERT, Some(TableRole::Record)),
+        Mode::Upsert(TableRole::TimeSeries) => (kind::UNNEST_APPEND, Some(TableRole::TimeSeries)),
     };
     s.pg()
         .statements()
-        .get(meta, vec![k], || sql::unnest_insert(meta, upsert))
+        .get::<T>(vec![k], || sql::unnest_insert(meta, upsert))
 }
 
-/// A sink that also records the id fields' bytes (the identity of the row's key).
+/// A sink that also records the key fields' bytes (the identity of the row: its ids, plus the
+/// timestamp in a time series).
 struct WithKeys<'a, S> {
     inner: &'a mut S,
     keys: &'a mut PgArgumentBuffer,
+    mode: Mode,
 }
 
 impl<S: Sink> Sink for WithKeys<'_, S> {
     fn value(&mut self, field: &'static FieldMeta, v: Option<Scalar<'_>>) -> Result<()> {
-        if field.id {
+        if self.mode.is_key(field) {
             write_field(self.keys, v).map_err(|e| Error::codec(field, e))?;
         }
         self.inner.value(field, v)
@@ -264,7 +334,8 @@ struct CopyPlan {
     min_bytes: usize,
 }
 
-fn copy_plan<S: Session>(s: &S, meta: &'static EntityMeta, staged: bool) -> CopyPlan {
+fn copy_plan<S: Session, T: Entity>(s: &S, mode: Mode, staged: bool) -> CopyPlan {
+    let meta = T::META;
     if !staged {
         return CopyPlan {
             prelude: None,
@@ -274,12 +345,19 @@ fn copy_plan<S: Session>(s: &S, meta: &'static EntityMeta, staged: bool) -> Copy
         };
     }
     let stage = sql::stage_table(meta);
+    // Only upserts are staged.
+    let (k, role) = match mode {
+        Mode::Upsert(TableRole::TimeSeries) => (kind::STAGE_APPEND, TableRole::TimeSeries),
+        _ => (kind::STAGE_UPSERT, TableRole::Record),
+    };
     CopyPlan {
         prelude: Some(sql::stage_prelude(meta, &stage)),
         copy: sql::copy_in(meta, Some(&stage)),
-        finish: Some(s.pg().statements().get(meta, vec![kind::STAGE_UPSERT], || {
-            sql::stage_upsert(meta, &stage)
-        })),
+        finish: Some(
+            s.pg()
+                .statements()
+                .get::<T>(vec![k], || sql::stage_upsert(meta, &stage, role)),
+        ),
         min_bytes: STAGE_MIN_BYTES,
     }
 }
@@ -306,7 +384,7 @@ impl CopyEncoder {
 
 /// Whether an upsert batch repeats a key (rows whose key cannot be encoded are skipped: the
 /// main pass reports them).
-fn repeats_keys<T: Entity>(rows: &[T]) -> bool {
+fn repeats_keys<T: Entity>(rows: &[T], mode: Mode) -> bool {
     struct Discard;
     impl Sink for Discard {
         fn value(&mut self, _: &'static FieldMeta, _: Option<Scalar<'_>>) -> Result<()> {
@@ -319,6 +397,7 @@ fn repeats_keys<T: Entity>(rows: &[T]) -> bool {
         let r = row.encode(&mut Encoder::filter(&mut WithKeys {
             inner: &mut Discard,
             keys: &mut keys.buf,
+            mode,
         }));
         match r {
             Ok(()) => keys.spans.push((start, keys.buf.len(), i)),
@@ -328,6 +407,19 @@ fn repeats_keys<T: Entity>(rows: &[T]) -> bool {
     !keys.superseded().is_empty()
 }
 
+/// Why a `COPY` write failed: before its end was sent (nothing can have been written), or while
+/// finishing it (it may have been committed).
+enum CopyError {
+    Before(sqlx::Error),
+    Finishing(sqlx::Error),
+}
+
+impl From<sqlx::Error> for CopyError {
+    fn from(e: sqlx::Error) -> Self {
+        CopyError::Before(e)
+    }
+}
+
 /// Streams every row through one binary `COPY`, started once enough data is encoded; checks
 /// each row as it is encoded.
 async fn copy_rows<T: Entity>(
@@ -335,10 +427,10 @@ async fn copy_rows<T: Entity>(
     rows: &[T],
     mode: Mode,
     plan: &CopyPlan,
-) -> sqlx::Result<CopyOutcome> {
+) -> Result<CopyOutcome, CopyError> {
     // Repeated keys are found before anything is sent: aborting a COPY the server has already
     // failed leaves sqlx's connection out of step (its `abort` expects only its own error).
-    if mode == Mode::Upsert && repeats_keys(rows) {
+    if matches!(mode, Mode::Upsert(_)) && repeats_keys(rows, mode) {
         return Ok(CopyOutcome::Duplicates);
     }
     let mut enc = CopyEncoder {
@@ -380,12 +472,13 @@ async fn copy_rows<T: Entity>(
         }
         enc.sink.finish();
         copy.send(&enc.sink.buf[..]).await?;
-        copy.finish().await?;
+        copy.finish().await.map_err(CopyError::Finishing)?;
     }
     if let Some(finish) = &plan.finish {
         sqlx::query(sqlx::AssertSqlSafe(finish.clone()))
             .execute(&mut *conn)
-            .await?;
+            .await
+            .map_err(CopyError::Finishing)?;
     }
     Ok(CopyOutcome::Written(enc.checked))
 }
@@ -404,10 +497,11 @@ fn check_rows<T: Entity>(rows: &[T], mode: Mode) -> Result<(Checked, Option<Colu
     for (i, row) in rows.iter().enumerate() {
         let key_start = keys.buf.len();
         sink.begin_row();
-        let r = if mode == Mode::Upsert {
+        let r = if matches!(mode, Mode::Upsert(_)) {
             row.encode(&mut Encoder::row(&mut WithKeys {
                 inner: &mut sink,
                 keys: &mut keys.buf,
+                mode,
             }))
         } else {
             row.encode(&mut Encoder::row(&mut sink))
@@ -425,7 +519,7 @@ fn check_rows<T: Entity>(rows: &[T], mode: Mode) -> Result<(Checked, Option<Colu
         }
     }
     let mut encoded = (checked.rows.len() <= UNNEST_CHUNK_ROWS).then_some(sink);
-    if mode == Mode::Upsert {
+    if matches!(mode, Mode::Upsert(_)) {
         let mut superseded = keys.superseded();
         if !superseded.is_empty() {
             superseded.sort_unstable();
@@ -504,7 +598,7 @@ async fn unnest_chunks<T: Entity>(
 }
 
 /// Writes `include` in halves under savepoints until every rejected row is isolated; all in one
-/// transaction (or savepoint), committed at the end.
+/// transaction (or savepoint), committed at the end (a failed COMMIT mapped by `fail_commit`).
 async fn bisect<S: Session, T: Entity>(
     s: &S,
     conn: &mut PgConnection,
@@ -512,6 +606,7 @@ async fn bisect<S: Session, T: Entity>(
     rows: &[T],
     include: &[usize],
     failed: &mut Vec<(usize, Error)>,
+    fail_commit: &(dyn Fn(sqlx::Error) -> Error + Sync),
 ) -> Result<()> {
     let meta = T::META;
     let fail = |e| s.pg().fail(Some(meta), e);
@@ -544,6 +639,6 @@ async fn bisect<S: Session, T: Entity>(
             }
         }
     }
-    unit.commit().await.map_err(fail)?;
+    unit.commit().await.map_err(fail_commit)?;
     Ok(())
 }

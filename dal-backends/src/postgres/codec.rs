@@ -1,17 +1,21 @@
 //! Rows in and out of Postgres in its binary wire format.
 //!
-//! Writes: one [`FieldVisitor`] ([`Encoder`]) checks each value (NUL in text, `max_len`,
-//! timestamps Postgres cannot hold, `\u0000` in JSON) and hands it to a [`Sink`]: the bind
-//! arguments of a statement, a row of a binary `COPY` stream, or the column arrays of an
-//! `UNNEST` statement. Every sink writes the same binary encoding ([`write_scalar`]), so a value
-//! is encoded once, straight from the entity, with no intermediate `Value` row. Reads: a
-//! [`FieldDecoder`] over a `PgRow` ([`RowReader`]) that checks the column's type and converts
-//! compatible widths with range checks, so a stored value that does not fit is a `Codec` error
-//! naming entity and field, never a panic.
+//! Writes: one [`FieldVisitor`] ([`Encoder`]) checks each value against Postgres' [`LIMITS`]
+//! (NUL and the 1 GB limit in text, `max_len`, timestamps Postgres cannot hold, `\u0000` in
+//! JSON), brings decimals to their declared scale ([`FieldMeta::fit_decimal`]) and hands each
+//! value to a [`Sink`]: the bind arguments of a statement, a row of a binary `COPY` stream, or
+//! the column arrays of an `UNNEST` statement. Every sink writes the same binary encoding
+//! ([`write_scalar`]), so a value is encoded once, straight from the entity, with no
+//! intermediate `Value` row. Reads: a [`FieldDecoder`] over a `PgRow` ([`RowReader`]) that checks
+//! the column's type and converts compatible widths with range checks, so a stored value that
+//! does not fit is a `Codec` error naming entity and field, never a panic.
+//!
+//! `NUMERIC` is encoded and decoded here rather than by sqlx, whose conversion drops the scale of
+//! a zero (`0.000` came back as `0`): a decimal is returned with the scale it was written with.
 
 use chrono::{DateTime, Utc};
 use dal::value::{FieldDecoder, FieldVisitor};
-use dal::{Error, FieldKind, FieldMeta, Result, Value};
+use dal::{Error, FieldKind, FieldMeta, Limits, Result, Value};
 use rust_decimal::Decimal;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -23,6 +27,29 @@ use uuid::Uuid;
 const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
 /// The earliest timestamp Postgres stores (4714-11-24 00:00 UTC BC), in µs since 2000.
 pub(crate) const PG_MIN_TIMESTAMP_US: i64 = -211_813_488_000_000_000;
+/// The longest text value Postgres stores: 1 GB less the varlena header.
+const PG_TEXT_MAX_BYTES: usize = 0x3fff_ffff - 4;
+
+/// The values Postgres holds and returns unchanged (its `Capabilities::limits`).
+///
+/// - Timestamps from 4714-11-24 00:00 UTC BC (Postgres' earliest; chrono goes further back) to
+///   chrono's latest (year 262142; `TIMESTAMPTZ` goes to 294276 AD); truncated to microseconds.
+/// - Text without NUL, up to 1 GB. NaN, ±infinity and the integer minimums are plain values.
+pub(crate) const LIMITS: Limits = {
+    let mut l = Limits::NONE;
+    l.timestamp_min =
+        match DateTime::from_timestamp_micros(PG_MIN_TIMESTAMP_US + PG_EPOCH_OFFSET_US) {
+            Some(t) => t,
+            None => panic!("Postgres' earliest timestamp fits chrono"),
+        };
+    l.timestamp_max = DateTime::<Utc>::MAX_UTC;
+    l.non_finite_floats = true;
+    l.integer_min = true;
+    l.nul_in_text = false;
+    l.symbol_max_bytes = None;
+    l.text_max_bytes = Some(PG_TEXT_MAX_BYTES);
+    l
+};
 
 /// One non-NULL value, borrowed from the entity being written.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +64,7 @@ pub(crate) enum Scalar<'a> {
     Uuid(&'a Uuid),
     /// Microseconds since 2000-01-01 UTC (Postgres' own representation).
     Timestamp(i64),
-    Decimal(&'a Decimal),
+    Decimal(Decimal),
     Json(&'a str),
     Bytes(&'a [u8]),
 }
@@ -110,9 +137,7 @@ pub(crate) fn write_scalar(buf: &mut PgArgumentBuffer, v: Scalar<'_>) -> Result<
         Scalar::F64(x) => buf.extend_from_slice(&x.to_be_bytes()),
         Scalar::Text(s) => buf.extend_from_slice(s.as_bytes()),
         Scalar::Uuid(u) => buf.extend_from_slice(u.as_bytes()),
-        Scalar::Decimal(d) => {
-            let _ = <Decimal as Encode<'_, sqlx::Postgres>>::encode_by_ref(d, buf)?;
-        }
+        Scalar::Decimal(d) => write_numeric(buf, &d),
         Scalar::Json(s) => {
             // JSONB binary format: a version byte, then the JSON text.
             buf.push(1);
@@ -121,6 +146,109 @@ pub(crate) fn write_scalar(buf: &mut PgArgumentBuffer, v: Scalar<'_>) -> Result<
         Scalar::Bytes(b) => buf.extend_from_slice(b),
     }
     Ok(())
+}
+
+/// Appends a decimal in `NUMERIC`'s binary form (base-10000 digits, weight, sign, display
+/// scale), keeping its scale: `0.000` is sent with display scale 3, `12.500` with 3.
+pub(crate) fn write_numeric(buf: &mut PgArgumentBuffer, d: &Decimal) {
+    let scale = d.scale();
+    // Pad the fraction to whole base-10000 digits: 12.5 is 12.5000, the digits 12 and 5000.
+    let pad = (4 - scale % 4) % 4;
+    // At most 2^96 * 1000 < 10^32: no overflow, at most 8 digits.
+    let mut m = d.mantissa().unsigned_abs() * 10u128.pow(pad);
+    let fraction_digits = ((scale + pad) / 4) as i16;
+    let mut digits = [0i16; 8];
+    let mut n = 0;
+    while m != 0 && n < digits.len() {
+        digits[n] = (m % 10_000) as i16;
+        m /= 10_000;
+        n += 1;
+    }
+    // `digits[..n]` is least significant first; trailing zero digits are implied by the weight.
+    let low = digits[..n].iter().take_while(|&&x| x == 0).count();
+    let ndigits = n - low;
+    let weight = if ndigits == 0 {
+        0
+    } else {
+        n as i16 - fraction_digits - 1
+    };
+    let sign: u16 = if ndigits > 0 && d.is_sign_negative() {
+        0x4000
+    } else {
+        0
+    };
+    buf.extend_from_slice(&(ndigits as i16).to_be_bytes());
+    buf.extend_from_slice(&weight.to_be_bytes());
+    buf.extend_from_slice(&sign.to_be_bytes());
+    buf.extend_from_slice(&(scale as u16).to_be_bytes());
+    for &x in digits[low..n].iter().rev() {
+        buf.extend_from_slice(&x.to_be_bytes());
+    }
+}
+
+/// Reads `NUMERIC`'s binary form into a decimal with the stored display scale.
+pub(crate) fn read_numeric(b: &[u8]) -> std::result::Result<Decimal, String> {
+    let word = |i: usize| -> std::result::Result<u16, String> {
+        b.get(i..i + 2)
+            .map(|w| u16::from_be_bytes([w[0], w[1]]))
+            .ok_or_else(|| "truncated NUMERIC".to_owned())
+    };
+    let ndigits = usize::from(word(0)?);
+    let weight = i64::from(word(2)? as i16);
+    let sign = word(4)?;
+    let dscale = word(6)?;
+    match sign {
+        0x0000 | 0x4000 => {}
+        0xC000 => return Err("NaN does not fit Decimal".to_owned()),
+        0xD000 | 0xF000 => return Err("infinity does not fit Decimal".to_owned()),
+        other => return Err(format!("invalid NUMERIC sign {other:#x}")),
+    }
+    if dscale > 28 {
+        return Err(format!(
+            "a scale of {dscale} does not fit Decimal (at most 28 fractional digits)"
+        ));
+    }
+    let too_big = || "the value does not fit Decimal (at most 96 bits)".to_owned();
+    // The digits as one integer, then moved to `dscale` fractional digits.
+    let mut int: u128 = 0;
+    for i in 0..ndigits {
+        let digit = word(8 + 2 * i)?;
+        if digit > 9_999 {
+            return Err(format!("invalid NUMERIC digit {digit}"));
+        }
+        int = int
+            .checked_mul(10_000)
+            .and_then(|x| x.checked_add(u128::from(digit)))
+            .ok_or_else(too_big)?;
+    }
+    let exponent = if ndigits == 0 {
+        0
+    } else {
+        4 * (weight - (ndigits as i64 - 1)) + i64::from(dscale)
+    };
+    let mantissa = if exponent >= 0 {
+        u32::try_from(exponent)
+            .ok()
+            .and_then(|e| 10u128.checked_pow(e))
+            .and_then(|p| int.checked_mul(p))
+            .ok_or_else(too_big)?
+    } else {
+        let p = u32::try_from(-exponent)
+            .ok()
+            .and_then(|e| 10u128.checked_pow(e));
+        match p {
+            Some(p) if int.is_multiple_of(p) => int / p,
+            // Digits beyond the display scale: Postgres never sends them.
+            _ => return Err("NUMERIC digits beyond its scale".to_owned()),
+        }
+    };
+    let mantissa = i128::try_from(mantissa).map_err(|_| too_big())?;
+    let mut d =
+        Decimal::try_from_i128_with_scale(mantissa, u32::from(dscale)).map_err(|_| too_big())?;
+    if sign == 0x4000 {
+        d.set_sign_negative(true);
+    }
+    Ok(d)
 }
 
 /// Appends `v` with its `i32` length prefix (-1 for NULL): the layout of a binary `COPY` field
@@ -246,38 +374,35 @@ pub(crate) trait Sink {
 /// sink.
 pub(crate) struct Encoder<'s, S: Sink> {
     sink: &'s mut S,
-    /// Whether `max_len` applies (rows being written), or not (values compared in filters).
-    max_len: bool,
+    /// Whether the values are a row being written (checked against [`LIMITS`] and the field's
+    /// declarations, decimals brought to their declared scale), or values compared with columns
+    /// in filters (a value longer than `max_len` or finer than the scale simply matches no row).
+    row: bool,
 }
 
 impl<'s, S: Sink> Encoder<'s, S> {
     /// Checks values of rows being written.
     pub(crate) fn row(sink: &'s mut S) -> Self {
-        Encoder {
-            sink,
-            max_len: true,
-        }
+        Encoder { sink, row: true }
     }
 
-    /// Checks values compared with columns (a value longer than `max_len` simply matches no row).
+    /// Checks values compared with columns.
     pub(crate) fn filter(sink: &'s mut S) -> Self {
-        Encoder {
-            sink,
-            max_len: false,
-        }
+        Encoder { sink, row: false }
     }
 }
 
-/// Rejects text Postgres cannot store (NUL) or that is longer than the field allows.
-pub(crate) fn check_text(field: &'static FieldMeta, s: &str, max_len: bool) -> Result<()> {
+/// Rejects text Postgres cannot store: NUL anywhere; for a row being written also more than
+/// 1 GB or more than the field's `max_len`.
+pub(crate) fn check_text(field: &'static FieldMeta, s: &str, row: bool) -> Result<()> {
+    if row {
+        return LIMITS.check_text(field, s);
+    }
     if s.as_bytes().contains(&0) {
         return Err(Error::invalid_field(
             field,
-            "text contains a NUL character (\\0), which Postgres TEXT cannot store; strip it or use a Vec<u8> field",
+            "text contains a NUL character (\\0), which Postgres TEXT cannot store",
         ));
-    }
-    if max_len {
-        field.check_max_len(s)?;
     }
     Ok(())
 }
@@ -348,20 +473,30 @@ impl<S: Sink> FieldVisitor for Encoder<'_, S> {
         self.sink.value(field, Some(Scalar::F64(v)))
     }
     fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
-        check_text(field, v, self.max_len)?;
+        check_text(field, v, self.row)?;
         self.sink.value(field, Some(Scalar::Text(v)))
     }
     fn uuid(&mut self, field: &'static FieldMeta, v: &Uuid) -> Result<()> {
         self.sink.value(field, Some(Scalar::Uuid(v)))
     }
     fn timestamp(&mut self, field: &'static FieldMeta, v: &DateTime<Utc>) -> Result<()> {
-        let us = timestamp_micros(field, v)?;
+        let us = if self.row {
+            LIMITS.check_timestamp(field, v)?;
+            // In range: no overflow. Truncated to µs (`timestamp_precision`).
+            v.timestamp_micros() - PG_EPOCH_OFFSET_US
+        } else {
+            timestamp_micros(field, v)?
+        };
         self.sink.value(field, Some(Scalar::Timestamp(us)))
     }
     fn decimal(&mut self, field: &'static FieldMeta, v: &Decimal) -> Result<()> {
-        self.sink.value(field, Some(Scalar::Decimal(v)))
+        let d = if self.row { field.fit_decimal(v)? } else { *v };
+        self.sink.value(field, Some(Scalar::Decimal(d)))
     }
     fn json(&mut self, field: &'static FieldMeta, json: &str) -> Result<()> {
+        if self.row {
+            LIMITS.check_text(field, json)?;
+        }
         check_json(field, json)?;
         self.sink.value(field, Some(Scalar::Json(json)))
     }
@@ -746,8 +881,14 @@ impl FieldDecoder for RowReader<'_> {
         if oid != 1700 {
             return Err(wrong_type(field, "Decimal", &v));
         }
-        <Decimal as Decode<'_, sqlx::Postgres>>::decode(v)
-            .map(Some)
+        let r = if v.format() == PgValueFormat::Text {
+            text(field, &v)?
+                .parse::<Decimal>()
+                .map_err(|e| e.to_string())
+        } else {
+            read_numeric(bytes(field, &v)?)
+        };
+        r.map(Some)
             .map_err(|e| Error::codec(field, format_args!("column {}: {e}", field.column)))
     }
     fn json(&mut self, field: &'static FieldMeta) -> Result<Option<String>> {
@@ -838,6 +979,87 @@ mod tests {
         write_field(&mut buf, Some(Scalar::I32(7))).unwrap();
         write_field(&mut buf, None).unwrap();
         assert_eq!(&buf[..], &[0, 0, 0, 4, 0, 0, 0, 7, 255, 255, 255, 255]);
+    }
+
+    fn numeric(d: &Decimal) -> Vec<u8> {
+        let mut buf = PgArgumentBuffer::default();
+        write_numeric(&mut buf, d);
+        buf.to_vec()
+    }
+
+    fn decimals() -> Vec<Decimal> {
+        let mut out: Vec<Decimal> = [
+            "0",
+            "0.000",
+            "12.500",
+            "-0.010",
+            "1",
+            "10000",
+            "0.0001",
+            "-12345.6789",
+            "100.10",
+            "0.0000000000000000000000000001",
+            "7.9228162514264337593543950335",
+            "-0.0000000000000000000000000000",
+        ]
+        .iter()
+        .map(|s| s.parse().expect("decimal"))
+        .collect();
+        out.extend([
+            Decimal::MAX,
+            Decimal::MIN,
+            Decimal::new(1, 28),
+            Decimal::new(-5, 27),
+        ]);
+        out
+    }
+
+    #[test]
+    fn numeric_round_trips_value_and_scale() {
+        for d in decimals() {
+            let back = read_numeric(&numeric(&d)).unwrap_or_else(|e| panic!("{d}: {e}"));
+            assert_eq!(back, d);
+            assert_eq!(back.scale(), d.scale(), "{d} came back as {back}");
+        }
+    }
+
+    #[test]
+    fn numeric_matches_sqlx_except_for_the_scale_of_zero() {
+        for d in decimals() {
+            let mut theirs = PgArgumentBuffer::default();
+            let _ = <Decimal as Encode<'_, sqlx::Postgres>>::encode_by_ref(&d, &mut theirs)
+                .expect("sqlx encodes");
+            if d.is_zero() {
+                // sqlx sends every zero with display scale 0.
+                assert_eq!(&numeric(&d)[6..8], &(d.scale() as u16).to_be_bytes());
+            } else {
+                assert_eq!(numeric(&d), theirs.to_vec(), "{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn numerics_that_do_not_fit_are_errors() {
+        let header = |n: u16, weight: i16, sign: u16, scale: u16| {
+            let mut b = Vec::new();
+            for w in [n, weight as u16, sign, scale] {
+                b.extend_from_slice(&w.to_be_bytes());
+            }
+            b
+        };
+        assert!(read_numeric(&header(0, 0, 0xC000, 0)).is_err(), "NaN");
+        assert!(read_numeric(&header(0, 0, 0xD000, 0)).is_err(), "infinity");
+        assert!(read_numeric(&header(0, 0, 0, 29)).is_err(), "scale 29");
+        assert!(read_numeric(&header(2, 0, 0, 0)).is_err(), "truncated");
+        let mut huge = header(12, 11, 0, 0);
+        for _ in 0..12 {
+            huge.extend_from_slice(&9_999u16.to_be_bytes());
+        }
+        assert!(read_numeric(&huge).is_err(), "48 digits");
+        assert_eq!(
+            read_numeric(&header(0, 0, 0, 4)).expect("zero").to_string(),
+            "0.0000"
+        );
     }
 
     #[test]

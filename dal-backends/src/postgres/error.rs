@@ -58,6 +58,16 @@ pub(crate) fn failure(e: &sqlx::Error) -> Failure {
     }
 }
 
+/// Whether the connection broke without the server saying why (an I/O error, end of stream, a
+/// protocol desync): a write or COMMIT in flight may have been committed, its reply lost. A
+/// session the server ends itself (`pg_terminate_backend`, a shutdown, class 08) is reported
+/// with an error message that Postgres sends only from an interrupt check, which never runs
+/// between a commit and its acknowledgment: the transaction was rolled back, and the failure
+/// is an ordinary lost connection.
+pub(crate) fn reply_lost(e: &sqlx::Error) -> bool {
+    failure(e) == Failure::Connection && !matches!(e, sqlx::Error::Database(_))
+}
+
 /// SQLSTATEs that mean the session is gone or about to go: connection exceptions (class 08),
 /// administrator/crash shutdown and "cannot connect now" (57P01..57P03).
 fn is_connection_state(code: &str) -> bool {
@@ -146,6 +156,104 @@ fn map_for(entity: &'static str, meta: Option<&'static EntityMeta>, e: sqlx::Err
     }
 }
 
+/// A connection that could not be opened: where to (never the password) and why.
+#[derive(Debug)]
+pub(crate) struct ConnectError {
+    /// `user@host:port/database` (or the socket path instead of host and port).
+    pub(crate) address: String,
+    /// What went wrong, in words (`connection refused`, `cannot resolve host name ..`).
+    pub(crate) cause: String,
+    pub(crate) source: Option<sqlx::Error>,
+}
+
+impl std::fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot connect to {}: {}", self.address, self.cause)
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+/// `user@host:port/database` of connect options: what a connection error names.
+pub(crate) fn address(o: &sqlx::postgres::PgConnectOptions) -> String {
+    let place = match o.get_socket() {
+        Some(socket) => format!("{} (port {})", socket.display(), o.get_port()),
+        None => format!("{}:{}", o.get_host(), o.get_port()),
+    };
+    format!(
+        "{}@{place}/{}",
+        o.get_username(),
+        o.get_database().unwrap_or(o.get_username())
+    )
+}
+
+/// Maps the failure to open a connection to `address`: the error names the address and the
+/// cause. Unreachable servers (refused, unresolvable, timed out, too many connections) are
+/// transient `Unavailable`; what retrying cannot fix (authentication, a missing database or
+/// role, TLS settings the server does not accept, a server that is not Postgres) is `Config`.
+pub(crate) fn connect_error(address: String, e: sqlx::Error) -> Error {
+    let (cause, transient) = match &e {
+        sqlx::Error::Io(io) => (io_cause(io), true),
+        sqlx::Error::Tls(t) => (format!("TLS failed: {t}"), false),
+        sqlx::Error::Protocol(p) => (
+            format!("the server does not answer as Postgres does: {p}"),
+            false,
+        ),
+        sqlx::Error::Configuration(c) => (format!("invalid connection settings: {c}"), false),
+        sqlx::Error::Database(_) => {
+            let message = match e.as_database_error() {
+                Some(db) => db.message().to_owned(),
+                None => e.to_string(),
+            };
+            match sqlstate(&e) {
+                Some("28000" | "28P01") => (format!("authentication failed: {message}"), false),
+                Some("3D000") => (format!("{message} (check the database name)"), false),
+                Some(code) if code.starts_with("53") || code.starts_with("57P") => (
+                    format!("the server refuses connections now: {message}"),
+                    true,
+                ),
+                _ => (message, false),
+            }
+        }
+        sqlx::Error::PoolTimedOut => ("no answer in time".to_owned(), true),
+        other => (other.to_string(), false),
+    };
+    let err = ConnectError {
+        address,
+        cause,
+        source: Some(e),
+    };
+    if transient {
+        Error::unavailable(NAME, err)
+    } else {
+        Error::config(NAME, err.to_string())
+    }
+}
+
+/// The cause of an I/O error while connecting, in words.
+fn io_cause(io: &std::io::Error) -> String {
+    use std::io::ErrorKind;
+    let text = io.to_string();
+    match io.kind() {
+        ErrorKind::ConnectionRefused => {
+            "connection refused (is Postgres running and listening on that address?)".to_owned()
+        }
+        ErrorKind::TimedOut => format!("timed out ({text})"),
+        // tokio reports a failed DNS lookup as an uncategorized error with getaddrinfo's text.
+        _ if text.contains("lookup")
+            || text.contains("resolve")
+            || text.contains("Name or service") =>
+        {
+            format!("cannot resolve the host name (DNS): {text}")
+        }
+        _ => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +266,24 @@ mod tests {
         assert!(matches!(mapped, Error::Unavailable { .. }));
         assert!(mapped.is_transient());
         assert!(map(sqlx::Error::PoolTimedOut).is_transient());
+    }
+
+    #[test]
+    fn connect_errors_name_the_address_and_the_cause() {
+        let refused = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let e = connect_error("app@db:5432/trading".to_owned(), refused);
+        assert!(matches!(e, Error::Unavailable { .. }) && e.is_transient());
+        let text = e.to_string();
+        assert!(
+            text.contains("app@db:5432/trading") && text.contains("connection refused"),
+            "{text}"
+        );
+        let tls = sqlx::Error::Tls("no TLS here".into());
+        let e = connect_error("app@db:5432/trading".to_owned(), tls);
+        assert!(
+            matches!(e, Error::Config { .. }) && !e.is_transient(),
+            "{e}"
+        );
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations/postgres");
 /// [`Error::Unavailable`] when the server cannot be reached; [`Error::Backend`] when a
 /// migration fails or an applied migration was changed since it ran.
 pub async fn migrate(pg: &Postgres) -> Result<()> {
-    MIGRATOR.run(pg.pool()).await.map_err(|e| match e {
+    let mut conn = pg.acquire().await?;
+    MIGRATOR.run(&mut *conn).await.map_err(|e| match e {
         MigrateError::Execute(e) => error::map(e),
         other => Error::backend(error::NAME, false, other),
     })

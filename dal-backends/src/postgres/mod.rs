@@ -33,14 +33,15 @@ mod sql;
 mod store;
 mod tx;
 
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use dal::error::redact_url;
-use dal::{Entity, EntityMeta, Error, Result};
+use dal::{Entity, EntityMeta, Error, FieldMeta, Result};
 use sqlx::Connection as _;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -126,7 +127,9 @@ impl PostgresOptions {
     }
 
     /// How long an operation waits for a connection (including connecting) before it fails
-    /// with a transient [`Error::Unavailable`].
+    /// with a transient [`Error::Unavailable`] that says why (the server refused the
+    /// connection, all connections stayed in use, ...). Also bounds [`Postgres::connect_with`],
+    /// which fails as soon as its first connection does.
     pub fn acquire_timeout(mut self, d: Duration) -> Self {
         self.acquire_timeout = d;
         self
@@ -179,20 +182,51 @@ impl PostgresOptions {
 }
 
 /// Per-entity state learned at run time.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct EntityState {
     /// Set when an optimistic `COPY` of a `save_all` hit existing keys: later upsert batches of
     /// this entity go straight to the `UNNEST .. ON CONFLICT` path.
     pub(crate) upserts_conflict: std::sync::atomic::AtomicBool,
+    /// The single-row append of a time series with ids (conflict on ids and timestamp).
+    pub(crate) append: Arc<str>,
+    /// The key of the entity's table as last read from the catalog ([`TableKey`]), for an
+    /// entity with ids and a timestamp, which could serve either role.
+    table_key: AtomicU8,
+}
+
+/// What the primary key of an entity's table says about the role it was made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum TableKey {
+    /// Not read yet (or the table did not exist then).
+    Unknown = 0,
+    /// The ids: a record table.
+    Record = 1,
+    /// The ids and the designated timestamp: a time-series table.
+    TimeSeries = 2,
+    /// Anything else (the user's own layout): no opinion.
+    Other = 3,
+}
+
+impl EntityState {
+    fn new(meta: &EntityMeta) -> Self {
+        EntityState {
+            upserts_conflict: std::sync::atomic::AtomicBool::new(false),
+            append: sql::append_upsert(meta).into(),
+            table_key: AtomicU8::new(TableKey::Unknown as u8),
+        }
+    }
 }
 
 struct Inner {
     pool: PgPool,
     url: String,
+    /// `user@host:port/database`, for errors.
+    address: String,
     schema: Option<String>,
     health: Arc<ConnHealth>,
     statements: sql::StatementCache,
-    entities: RwLock<HashMap<usize, Arc<EntityState>>>,
+    entities: RwLock<HashMap<TypeId, Arc<EntityState>>>,
 }
 
 /// When the last connection failure happened, so the pool can ping connections older than it.
@@ -247,8 +281,12 @@ impl Postgres {
     /// Connects with default options (see [`PostgresOptions::new`]).
     ///
     /// # Errors
-    /// [`Error::Unavailable`] (transient) when the server cannot be reached within the acquire
-    /// timeout; [`Error::Validation`] for a malformed URL.
+    /// As soon as the first connection fails, with an error that names the address
+    /// (`user@host:port/database`, never the password) and the cause:
+    /// [`Error::Unavailable`] (transient) when the server cannot be reached (connection refused,
+    /// a host name that does not resolve, no answer within the acquire timeout, too many
+    /// connections); [`Error::Config`] for what retrying cannot fix (a malformed URL, failed
+    /// authentication, a database or role that does not exist, TLS settings the server refuses).
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(PostgresOptions::new(url)).await
     }
@@ -256,26 +294,27 @@ impl Postgres {
     /// Connects to `DATABASE_URL`.
     ///
     /// # Errors
-    /// As [`Postgres::connect`]; [`Error::Validation`] when `DATABASE_URL` is not set.
+    /// As [`Postgres::connect`]; [`Error::Config`] when `DATABASE_URL` is not set.
     pub async fn from_env() -> Result<Self> {
         let url = std::env::var("DATABASE_URL").map_err(|_| {
-            Error::invalid(
-                "postgres",
+            Error::config(
+                error::NAME,
                 "DATABASE_URL is not set: set it to postgres://user@host/db",
             )
         })?;
         Self::connect(&url).await
     }
 
-    /// Connects with `options`, opening one connection to check the server is there.
+    /// Connects with `options`, opening one connection to check the server is there (and to
+    /// create the schema of [`PostgresOptions::schema`]).
     ///
     /// # Errors
     /// As [`Postgres::connect`].
     pub async fn connect_with(options: PostgresOptions) -> Result<Self> {
         let mut connect: PgConnectOptions = options.url.parse().map_err(|e| {
-            Error::invalid(
-                "postgres",
-                format_args!("invalid connection URL {}: {e}", redact_url(&options.url)),
+            Error::config(
+                error::NAME,
+                format!("invalid connection URL {}: {e}", redact_url(&options.url)),
             )
         })?;
         connect = connect
@@ -292,11 +331,27 @@ impl Postgres {
         if !session.is_empty() {
             connect = connect.options(session);
         }
+        // One connection opened here, not through the pool: the pool retries a refused
+        // connection until the acquire timeout and then reports only that it timed out, while
+        // this fails at once with the cause.
+        let mut first = open(&connect, options.acquire_timeout).await?;
+        if let Some(schema) = &options.schema {
+            let stmt = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::quote_ident(schema));
+            let r = sqlx::raw_sql(sqlx::AssertSqlSafe(stmt))
+                .execute(&mut first)
+                .await;
+            if let Err(e) = r {
+                let _ = first.close_hard().await;
+                return Err(error::map(e));
+            }
+        }
+        let _ = first.close().await;
         let health = Arc::new(ConnHealth {
             base: Instant::now(),
             failed_at: AtomicU64::new(0),
         });
         let check = Arc::clone(&health);
+        let address = error::address(&connect);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .min_connections(options.min_connections)
@@ -311,24 +366,18 @@ impl Postgres {
                     Ok(!suspect || conn.ping().await.is_ok())
                 })
             })
-            .connect_with(connect)
-            .await
-            .map_err(error::map)?;
-        let pg = Postgres {
+            .connect_lazy_with(connect);
+        Ok(Postgres {
             inner: Arc::new(Inner {
                 pool,
                 url: options.url,
+                address,
                 schema: options.schema,
                 health,
                 statements: sql::StatementCache::default(),
                 entities: RwLock::new(HashMap::new()),
             }),
-        };
-        if let Some(schema) = &pg.inner.schema {
-            let stmt = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl::quote_ident(schema));
-            pg.execute_ddl(&stmt).await?;
-        }
-        Ok(pg)
+        })
     }
 
     /// The sqlx pool, for hand-written queries beside the repositories.
@@ -347,7 +396,9 @@ impl Postgres {
         self.inner.pool.close().await;
     }
 
-    /// Creates `T`'s table and indexes if they do not exist (DDL from [`ddl`]).
+    /// Creates `T`'s table and indexes if they do not exist (DDL from [`ddl`]), for its natural
+    /// role: a time series keyed by (ids.., timestamp) when `T` has a designated timestamp, a
+    /// record table keyed by the ids otherwise (see [`ddl::TableRole`]).
     ///
     /// # Errors
     /// As the backend's.
@@ -355,13 +406,56 @@ impl Postgres {
         self.create_table_for(T::META).await
     }
 
-    /// Creates the table and indexes of `meta` if they do not exist.
+    /// Creates `T`'s table as a record table, keyed by its ids alone, even when `T` has a
+    /// designated timestamp: for an entity with ids and a timestamp that is stored as keyed
+    /// records (`save`, `get`), not as a time series. Appending to that table is refused.
+    ///
+    /// # Errors
+    /// As the backend's.
+    pub async fn create_record_table<T: Entity>(&self) -> Result<()> {
+        self.create_table_for_role(T::META, ddl::TableRole::Record)
+            .await
+    }
+
+    /// Creates the table and indexes of `meta` if they do not exist, for its natural role.
     ///
     /// # Errors
     /// As the backend's.
     pub async fn create_table_for(&self, meta: &EntityMeta) -> Result<()> {
+        self.create_table_for_role(meta, ddl::TableRole::of(meta))
+            .await
+    }
+
+    /// Creates the table and indexes of `meta` for `role` if they do not exist.
+    ///
+    /// # Errors
+    /// As the backend's.
+    pub async fn create_table_for_role(
+        &self,
+        meta: &EntityMeta,
+        role: ddl::TableRole,
+    ) -> Result<()> {
         // One round trip: the statements go as one simple query (run as one transaction).
-        self.execute_ddl(&ddl::create_table_script(meta)).await
+        let r = self
+            .execute_ddl(&ddl::create_table_script_for(meta, role))
+            .await;
+        self.forget_table_keys();
+        r
+    }
+
+    /// Forgets every table key read from the catalog (a table may have been created or
+    /// replaced).
+    fn forget_table_keys(&self) {
+        let map = self
+            .inner
+            .entities
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        for state in map.values() {
+            state
+                .table_key
+                .store(TableKey::Unknown as u8, Ordering::Relaxed);
+        }
     }
 
     /// Drops the schema of [`PostgresOptions::schema`] with everything in it (test clean-up).
@@ -389,8 +483,9 @@ impl Postgres {
     }
 
     async fn execute_ddl(&self, script: &str) -> Result<()> {
+        let mut conn = self.acquire().await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(script.to_owned()))
-            .execute(&self.inner.pool)
+            .execute(&mut *conn)
             .await
             .map_err(|e| self.fail(None, e))?;
         Ok(())
@@ -400,8 +495,10 @@ impl Postgres {
         &self.inner.statements
     }
 
-    pub(crate) fn entity_state(&self, meta: &'static EntityMeta) -> Arc<EntityState> {
-        let key = std::ptr::from_ref(meta) as usize;
+    /// `T`'s run-time state, keyed by its type (`T::META` is a `const`: its address is not an
+    /// identity).
+    pub(crate) fn entity_state<T: Entity>(&self) -> Arc<EntityState> {
+        let key = TypeId::of::<T>();
         if let Some(s) = self
             .inner
             .entities
@@ -416,15 +513,105 @@ impl Postgres {
             .entities
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        Arc::clone(map.entry(key).or_default())
+        Arc::clone(
+            map.entry(key)
+                .or_insert_with(|| Arc::new(EntityState::new(T::META))),
+        )
     }
 
-    pub(crate) async fn acquire(&self) -> Result<PoolConnection<sqlx::Postgres>> {
-        self.inner
-            .pool
-            .acquire()
+    /// Refuses a write in `role` to a table whose primary key was made for the other role (see
+    /// [`ddl::TableRole`]). Only entities with ids and a timestamp can be used in both roles;
+    /// their table's key is read from the catalog once (on `conn`) and remembered.
+    pub(crate) async fn check_table_key<T: Entity>(
+        &self,
+        state: &EntityState,
+        conn: &mut PgConnection,
+        role: ddl::TableRole,
+    ) -> Result<()> {
+        let meta = T::META;
+        let Some(ts) = meta.timestamp() else {
+            return Ok(());
+        };
+        if meta.id_fields.is_empty() || ts.id {
+            return Ok(());
+        }
+        let mut key = state.table_key.load(Ordering::Relaxed);
+        if key == TableKey::Unknown as u8 {
+            let (exists, columns): (bool, Vec<String>) = sqlx::query_as(
+                "SELECT to_regclass($1) IS NOT NULL, ARRAY(SELECT a.attname::text FROM pg_index i \
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                 WHERE i.indrelid = to_regclass($1) AND i.indisprimary)",
+            )
+            .bind(ddl::quote_ident(meta.table))
+            .fetch_one(&mut *conn)
             .await
-            .map_err(|e| self.fail(None, e))
+            .map_err(|e| self.fail(Some(meta), e))?;
+            if !exists {
+                // The write fails on the missing table with its own error; check next time.
+                return Ok(());
+            }
+            let has = |fields: &[&FieldMeta]| {
+                fields.len() == columns.len()
+                    && fields.iter().all(|f| columns.iter().any(|c| c == f.column))
+            };
+            key = if has(&ddl::key_fields(meta, ddl::TableRole::Record)) {
+                TableKey::Record
+            } else if has(&ddl::key_fields(meta, ddl::TableRole::TimeSeries)) {
+                TableKey::TimeSeries
+            } else {
+                TableKey::Other
+            } as u8;
+            state.table_key.store(key, Ordering::Relaxed);
+        }
+        match role {
+            ddl::TableRole::Record if key == TableKey::TimeSeries as u8 => {
+                Err(wrong_table_key(meta, role))
+            }
+            ddl::TableRole::TimeSeries if key == TableKey::Record as u8 => {
+                Err(wrong_table_key(meta, role))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A connection from the pool. When none comes within the acquire timeout, the error says
+    /// why: one connection is tried directly, and its failure (refused, unresolvable, ...) is the
+    /// cause; if it succeeds, every connection stayed in use.
+    pub(crate) async fn acquire(&self) -> Result<PoolConnection<sqlx::Postgres>> {
+        match self.inner.pool.acquire().await {
+            Ok(conn) => Ok(conn),
+            Err(sqlx::Error::PoolTimedOut) => Err(self.diagnose_timeout().await),
+            Err(e) => Err(self.fail(None, e)),
+        }
+    }
+
+    #[cold]
+    async fn diagnose_timeout(&self) -> Error {
+        let options = self.inner.pool.options();
+        let waited = options.get_acquire_timeout();
+        let connect = self.inner.pool.connect_options();
+        match open(&connect, waited.min(PROBE_TIMEOUT)).await {
+            Err(e) => {
+                self.inner.health.note_failure();
+                e
+            }
+            Ok(conn) => {
+                let _ = conn.close().await;
+                Error::unavailable(
+                    error::NAME,
+                    error::ConnectError {
+                        address: self.inner.address.clone(),
+                        cause: format!(
+                            "all {} connections of the pool stayed in use for {waited:?} \
+                             (the server accepts connections: raise max_connections or \
+                             acquire_timeout, or hold connections for less time)",
+                            options.get_max_connections()
+                        ),
+                        source: None,
+                    },
+                )
+            }
+        }
     }
 
     /// Passes a statement's result through, mapping its error like [`Postgres::fail`]; after a
@@ -446,6 +633,30 @@ impl Postgres {
         }
     }
 
+    /// Maps the error of a write that is not repeated (an insert without ids, a COMMIT) after
+    /// it may have reached the server: a lost connection leaves its outcome unknown.
+    pub(crate) fn fail_unknown(
+        &self,
+        meta: &'static EntityMeta,
+        operation: &str,
+        e: sqlx::Error,
+    ) -> Error {
+        if !error::reply_lost(&e) {
+            return self.fail(Some(meta), e);
+        }
+        self.inner.health.note_failure();
+        Error::outcome_unknown(error::NAME, format!("{operation} of {}", meta.name), e)
+    }
+
+    /// Maps the failure of a transaction's COMMIT: a lost connection leaves its outcome unknown.
+    pub(crate) fn fail_commit(&self, e: sqlx::Error) -> Error {
+        if !error::reply_lost(&e) {
+            return self.fail(None, e);
+        }
+        self.inner.health.note_failure();
+        Error::outcome_unknown(error::NAME, "commit", e)
+    }
+
     /// Maps an error, remembering connection failures so older connections get checked.
     pub(crate) fn fail(&self, meta: Option<&'static EntityMeta>, e: sqlx::Error) -> Error {
         if error::failure(&e) == error::Failure::Connection {
@@ -458,11 +669,64 @@ impl Postgres {
     }
 }
 
+/// The error of a write in `role` to a table made for the other role.
+#[cold]
+fn wrong_table_key(meta: &EntityMeta, role: ddl::TableRole) -> Error {
+    let names = |role| {
+        ddl::key_fields(meta, role)
+            .iter()
+            .map(|f| f.column)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (ids, ids_ts) = (
+        names(ddl::TableRole::Record),
+        names(ddl::TableRole::TimeSeries),
+    );
+    let (table, name) = (meta.table, meta.name);
+    let message = match role {
+        ddl::TableRole::Record => format!(
+            "table {table} has primary key ({ids_ts}), the time-series table of {name}: saving \
+             {name} as a keyed record there would add a row per timestamp instead of replacing \
+             the record. Keep {name}'s records in a table keyed by ({ids}) \
+             (Postgres::create_record_table), or write {name} as a time series (append)"
+        ),
+        ddl::TableRole::TimeSeries => format!(
+            "table {table} has primary key ({ids}), the record table of {name}: an append there \
+             would replace the row of the same {ids} at an earlier timestamp. A time series of \
+             {name} is keyed by ({ids_ts}): create it with Postgres::create_table, or change its \
+             key with ALTER TABLE {table} DROP CONSTRAINT <its primary key>, ADD PRIMARY KEY \
+             ({ids_ts})"
+        ),
+    };
+    Error::config(error::NAME, message)
+}
+
+/// How long a failed acquire waits for its diagnostic connection at most.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Opens one connection outside the pool, within `timeout`; a failure names the address and
+/// the cause.
+async fn open(connect: &PgConnectOptions, timeout: Duration) -> Result<PgConnection> {
+    match tokio::time::timeout(timeout, PgConnection::connect_with(connect)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(error::connect_error(error::address(connect), e)),
+        Err(_) => Err(Error::unavailable(
+            error::NAME,
+            error::ConnectError {
+                address: error::address(connect),
+                cause: format!("no answer within {timeout:?}"),
+                source: None,
+            },
+        )),
+    }
+}
+
 fn check_schema_name(schema: &str) -> Result<()> {
     if schema.is_empty() || schema.len() > 63 || schema.contains(['"', '\0']) {
-        return Err(Error::invalid(
-            "postgres",
-            format_args!("schema name {schema:?} must be 1..=63 bytes without '\"' or NUL"),
+        return Err(Error::config(
+            error::NAME,
+            format!("schema name {schema:?} must be 1..=63 bytes without '\"' or NUL"),
         ));
     }
     Ok(())
@@ -491,10 +755,10 @@ pub(crate) fn capabilities() -> dal::Capabilities {
     c.transactions = true;
     c.quantiles = dal::QuantileAccuracy::Exact;
     c.ttl_expiry = false;
-    c.limits.non_finite_floats = true;
-    c.limits.nul_in_text = false;
+    c.limits = codec::LIMITS;
     c.read_your_writes = true;
-    // Time series with ids have them as primary key and append by upsert.
+    // A time series with ids is keyed by (ids.., timestamp) and appends upsert on that key: the
+    // later of two rows with the same ids and timestamp wins. Without ids, every append is a row.
     c.time_series_dedup = true;
     c.timestamp_precision = Duration::from_micros(1);
     c
@@ -503,6 +767,54 @@ pub(crate) fn capabilities() -> dal::Capabilities {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dal::conformance::{Record, Tick};
+
+    /// A handle whose pool never connects (nothing listens on port 1).
+    fn unconnected() -> Postgres {
+        let connect: PgConnectOptions = "postgres://u@127.0.0.1:1/x".parse().expect("url");
+        Postgres {
+            inner: Arc::new(Inner {
+                address: error::address(&connect),
+                pool: PgPoolOptions::new().connect_lazy_with(connect),
+                url: "postgres://u@127.0.0.1:1/x".to_owned(),
+                schema: None,
+                health: Arc::new(ConnHealth {
+                    base: Instant::now(),
+                    failed_at: AtomicU64::new(0),
+                }),
+                statements: sql::StatementCache::default(),
+                entities: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn two_lookups_of_one_entity_share_one_state() {
+        let pg = unconnected();
+        let a = pg.entity_state::<Tick>();
+        let b = pg.clone().entity_state::<Tick>();
+        assert!(Arc::ptr_eq(&a, &b));
+        let other = pg.entity_state::<Record>();
+        assert!(!Arc::ptr_eq(&a, &other));
+        assert_eq!(pg.inner.entities.read().expect("lock").len(), 2);
+        assert!(
+            a.append.contains("ON CONFLICT (\"id\", \"ts\")"),
+            "{}",
+            a.append
+        );
+    }
+
+    #[test]
+    fn capabilities_declare_postgres_limits() {
+        let c = capabilities();
+        assert!(c.time_series_dedup);
+        assert_eq!(c.timestamp_precision, Duration::from_micros(1));
+        let l = c.limits;
+        assert_eq!(l.timestamp_min.to_rfc3339(), "-4713-11-24T00:00:00+00:00");
+        assert_eq!(l.timestamp_max, chrono::DateTime::<chrono::Utc>::MAX_UTC);
+        assert!(l.non_finite_floats && l.integer_min && !l.nul_in_text);
+        assert_eq!(l.text_max_bytes, Some(1_073_741_819));
+    }
 
     #[test]
     fn options_debug_hides_the_password() {

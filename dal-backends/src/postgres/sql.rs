@@ -7,16 +7,18 @@
 //! order use `COLLATE "C"` so results order exactly as [`dal::Value::total_cmp`] (bytewise),
 //! whatever the database's default collation.
 
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use dal::query::{CmpOp, Condition};
-use dal::{Aggregate, EntityMeta, FieldKind, FieldMeta, Order};
+use dal::{Aggregate, Entity, EntityMeta, FieldKind, FieldMeta, Order};
 
-use super::ddl::push_ident;
+use super::ddl::{TableRole, push_ident};
 
-/// An entity (its metadata's address) and a statement shape.
-type ShapeKey = (usize, Vec<u32>);
+/// An entity (its Rust type: `T::META` is a `const`, whose address is not stable across crates
+/// and codegen units) and a statement shape.
+type ShapeKey = (TypeId, Vec<u32>);
 
 /// Cached statement text per (entity, shape).
 #[derive(Default)]
@@ -25,20 +27,25 @@ pub(crate) struct StatementCache {
 }
 
 impl StatementCache {
-    /// The statement for `meta` and `shape`, built by `build` on first use.
-    pub(crate) fn get(
+    /// The statement for `T` and `shape`, built by `build` on first use.
+    pub(crate) fn get<T: Entity>(
         &self,
-        meta: &'static EntityMeta,
         shape: Vec<u32>,
         build: impl FnOnce() -> String,
     ) -> Arc<str> {
-        let key = (std::ptr::from_ref(meta) as usize, shape);
+        let key = (TypeId::of::<T>(), shape);
         if let Some(s) = self.map.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
             return Arc::clone(s);
         }
         let text: Arc<str> = build().into();
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         Arc::clone(map.entry(key).or_insert(text))
+    }
+
+    /// How many statements are cached.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.map.read().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
 
@@ -54,6 +61,8 @@ pub(crate) mod kind {
     pub(crate) const UNNEST_INSERT: u32 = 9;
     pub(crate) const UNNEST_UPSERT: u32 = 10;
     pub(crate) const STAGE_UPSERT: u32 = 11;
+    pub(crate) const UNNEST_APPEND: u32 = 12;
+    pub(crate) const STAGE_APPEND: u32 = 13;
 }
 
 /// Appends the shape of `conditions` (field and operator of each).
@@ -357,19 +366,20 @@ pub(crate) fn stage_prelude(meta: &EntityMeta, stage: &str) -> String {
     sql
 }
 
-/// Moves the stage into the table: `INSERT .. SELECT .. FROM stage ON CONFLICT .. DO UPDATE`.
-pub(crate) fn stage_upsert(meta: &EntityMeta, stage: &str) -> String {
+/// Moves the stage into the table: `INSERT .. SELECT .. FROM stage ON CONFLICT .. DO UPDATE`,
+/// on the key of `role`.
+pub(crate) fn stage_upsert(meta: &EntityMeta, stage: &str, role: TableRole) -> String {
     let mut sql = String::from("INSERT INTO ");
     push_table(&mut sql, meta);
     let cols = meta.pg.columns;
     sql.push_str(&format!(" ({cols}) SELECT {cols} FROM {stage}"));
-    push_on_conflict(&mut sql, meta);
+    push_on_conflict(&mut sql, meta, role);
     sql
 }
 
-/// `INSERT INTO t (cols) SELECT * FROM UNNEST($1, .., $n)` plus, for an upsert of a keyed
-/// entity, the same `ON CONFLICT` clause as the derived upsert.
-pub(crate) fn unnest_insert(meta: &EntityMeta, upsert: bool) -> String {
+/// `INSERT INTO t (cols) SELECT * FROM UNNEST($1, .., $n)` plus, for an upsert, the
+/// `ON CONFLICT` clause on the key of `role`.
+pub(crate) fn unnest_insert(meta: &EntityMeta, upsert: Option<TableRole>) -> String {
     let mut sql = String::from("INSERT INTO ");
     push_table(&mut sql, meta);
     sql.push_str(&format!(" ({}) SELECT * FROM UNNEST(", meta.pg.columns));
@@ -381,20 +391,31 @@ pub(crate) fn unnest_insert(meta: &EntityMeta, upsert: bool) -> String {
         push_param(&mut sql, &mut n);
     }
     sql.push(')');
-    if upsert {
-        push_on_conflict(&mut sql, meta);
+    if let Some(role) = upsert {
+        push_on_conflict(&mut sql, meta, role);
     }
     sql
 }
 
-/// ` ON CONFLICT (ids) DO UPDATE SET c = EXCLUDED.c, ..` (`DO NOTHING` when every column is an
-/// id; nothing without ids), as the derived upsert.
-fn push_on_conflict(sql: &mut String, meta: &EntityMeta) {
-    if meta.id_fields.is_empty() {
+/// The single-row append of a time series with ids: `INSERT .. VALUES ($1..) ON CONFLICT (ids..,
+/// ts) DO UPDATE ..`, so rows with the same ids and timestamp replace each other and distinct
+/// timestamps are distinct rows. (The derived `upsert` conflicts on the ids alone: the record
+/// role.)
+pub(crate) fn append_upsert(meta: &EntityMeta) -> String {
+    let mut sql = String::from(meta.pg.insert);
+    push_on_conflict(&mut sql, meta, TableRole::TimeSeries);
+    sql
+}
+
+/// ` ON CONFLICT (key) DO UPDATE SET c = EXCLUDED.c, ..` on the key of `role` (`DO NOTHING`
+/// when every column is in the key; nothing without a key).
+fn push_on_conflict(sql: &mut String, meta: &EntityMeta, role: TableRole) {
+    let key = super::ddl::key_fields(meta, role);
+    if key.is_empty() {
         return;
     }
     sql.push_str(" ON CONFLICT (");
-    for (i, f) in meta.ids().enumerate() {
+    for (i, f) in key.iter().enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
@@ -402,7 +423,11 @@ fn push_on_conflict(sql: &mut String, meta: &EntityMeta) {
     }
     sql.push(')');
     let mut first = true;
-    for f in meta.fields.iter().filter(|f| !f.id) {
+    for f in meta
+        .fields
+        .iter()
+        .filter(|f| !key.iter().any(|k| k.index == f.index))
+    {
         sql.push_str(if first { " DO UPDATE SET " } else { ", " });
         first = false;
         push_ident(sql, f.column);
@@ -411,5 +436,47 @@ fn push_on_conflict(sql: &mut String, meta: &EntityMeta) {
     }
     if first {
         sql.push_str(" DO NOTHING");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dal::conformance::{Record, Tick};
+
+    /// What every call site does: look a statement up generically, by the entity's type.
+    fn lookup<T: Entity>(cache: &StatementCache, text: &str) -> Arc<str> {
+        cache.get::<T>(vec![kind::RANGE], || text.to_owned())
+    }
+
+    #[test]
+    fn two_lookups_of_one_entity_share_one_cache_entry() {
+        let cache = StatementCache::default();
+        let a = lookup::<Tick>(&cache, "first");
+        let b = lookup::<Tick>(&cache, "built again");
+        assert!(Arc::ptr_eq(&a, &b), "{a} / {b}");
+        assert_eq!(cache.len(), 1);
+        let other = lookup::<Record>(&cache, "another entity");
+        assert_eq!(&*other, "another entity");
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn time_series_appends_conflict_on_ids_and_timestamp() {
+        let meta = Tick::META;
+        let key = r#"ON CONFLICT ("id", "ts") DO UPDATE SET "symbol" = EXCLUDED."symbol""#;
+        assert!(append_upsert(meta).contains(key), "{}", append_upsert(meta));
+        assert!(append_upsert(meta).starts_with(meta.pg.insert));
+        let unnest = unnest_insert(meta, Some(TableRole::TimeSeries));
+        assert!(unnest.contains(key), "{unnest}");
+        let stage = stage_upsert(meta, "pg_temp.s", TableRole::TimeSeries);
+        assert!(stage.contains(key), "{stage}");
+        // The record role conflicts on the ids alone and updates the timestamp.
+        let record = unnest_insert(meta, Some(TableRole::Record));
+        assert!(
+            record.contains(r#"ON CONFLICT ("id") DO UPDATE SET "ts" = EXCLUDED."ts""#),
+            "{record}"
+        );
+        assert!(!unnest_insert(meta, None).contains("ON CONFLICT"));
     }
 }

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -24,6 +25,7 @@ use sqlx::postgres::{PgArguments, PgConnection, PgRow};
 use sqlx::{Arguments as _, Row as _};
 
 use super::codec::{self, BindSink, ColumnSink, Encoder, RowReader, Scalar, Sink};
+use super::ddl::TableRole;
 use super::error::{self, Failure};
 use super::sql::{self, kind};
 use super::tx::TxConn;
@@ -65,6 +67,11 @@ pub(crate) trait Session: Send + Sync {
     /// Whether each statement runs on its own (autocommit), so a failed one can be retried on
     /// another connection; false inside a transaction.
     fn pooled(&self) -> bool;
+    /// Sees the outcome of every operation (a transaction remembers that its connection was
+    /// lost, so that it never sends a COMMIT whose outcome could only be unknown).
+    fn observe<R>(&self, r: Result<R>) -> Result<R> {
+        r
+    }
 }
 
 impl Session for Postgres {
@@ -76,6 +83,17 @@ impl Session for Postgres {
     }
     fn pooled(&self) -> bool {
         true
+    }
+}
+
+/// Whether `e` says the connection an operation ran on was lost.
+pub(crate) fn connection_lost(e: &Error) -> bool {
+    match e {
+        Error::OutcomeUnknown { .. } => true,
+        Error::Unavailable { source, .. } => source
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(|e| error::failure(e) == Failure::Connection),
+        _ => false,
     }
 }
 
@@ -208,12 +226,25 @@ fn keyed_meta<T: Keyed>() -> Result<&'static EntityMeta> {
     Ok(T::META)
 }
 
+/// Whether `T` can be stored in both roles (it has ids and a timestamp), so its table's key is
+/// checked before a write ([`Postgres::check_table_key`]).
+pub(crate) fn two_roles<T: Entity>() -> bool {
+    !T::META.id_fields.is_empty() && T::META.timestamp().is_some_and(|ts| !ts.id)
+}
+
 pub(crate) async fn save<S: Session, T: Keyed>(s: &S, entity: &T) -> Result<()> {
     let meta = keyed_meta::<T>()?;
+    let state = two_roles::<T>().then(|| s.pg().entity_state::<T>());
+    let state = state.as_deref();
     retry_stale(s, move || async move {
         let mut args = PgArguments::default();
         entity.encode(&mut Encoder::row(&mut BindSink(&mut args)))?;
         let mut conn = s.conn().await?;
+        if let Some(state) = state {
+            s.pg()
+                .check_table_key::<T>(state, &mut conn, TableRole::Record)
+                .await?;
+        }
         let r = sqlx::query_with(meta.pg.upsert, args)
             .execute(&mut *conn)
             .await;
@@ -249,7 +280,7 @@ pub(crate) async fn get_many<S: Session, T: Keyed>(
     let sql = s
         .pg()
         .statements()
-        .get(meta, vec![kind::GET_MANY], || sql::get_many(meta));
+        .get::<T>(vec![kind::GET_MANY], || sql::get_many(meta));
     let ids: Vec<&'static FieldMeta> = meta.ids().collect();
     retry_stale(s, || {
         let (sql, ids) = (&sql, &ids);
@@ -309,7 +340,7 @@ pub(crate) async fn list<S: Session, T: Keyed>(s: &S, query: &ListQuery<T>) -> R
     let sql = s
         .pg()
         .statements()
-        .get(meta, shape, || sql::list(meta, conditions, after.is_some()));
+        .get::<T>(shape, || sql::list(meta, conditions, after.is_some()));
     retry_stale(s, || {
         let sql = &sql;
         async move {
@@ -351,26 +382,43 @@ pub(crate) async fn delete<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<
     Ok(done.rows_affected() > 0)
 }
 
-/// Appends upsert by the ids when the entity has any (its primary key): a retried append is
-/// idempotent, and rows with the same id replace each other (`time_series_dedup`).
+/// Appends of a time series with ids upsert on its primary key (ids.., timestamp): a retried
+/// append is idempotent, rows with the same ids and timestamp replace each other
+/// (`time_series_dedup`), and distinct timestamps are distinct rows. Without ids an append is a
+/// plain insert, never repeated: when the connection is lost after it was sent, its outcome is
+/// unknown ([`Error::OutcomeUnknown`]).
 pub(crate) async fn append<S: Session, T: TimeSeries>(s: &S, row: &T) -> Result<()> {
     let meta = T::META;
-    let op = move || async move {
+    if meta.id_fields.is_empty() {
         let mut args = PgArguments::default();
         row.encode(&mut Encoder::row(&mut BindSink(&mut args)))?;
         let mut conn = s.conn().await?;
-        // `upsert` is the plain insert when there are no ids.
-        let r = sqlx::query_with(meta.pg.upsert, args)
+        let r = sqlx::query_with(meta.pg.insert, args)
+            .execute(&mut *conn)
+            .await;
+        return match r {
+            Err(e) if s.pooled() && error::reply_lost(&e) => {
+                Err(s.pg().fail_unknown(meta, "append", e))
+            }
+            r => s.pg().checked(&mut conn, Some(meta), r).await.map(drop),
+        };
+    }
+    let state = s.pg().entity_state::<T>();
+    let state = &*state;
+    retry_stale(s, move || async move {
+        let mut args = PgArguments::default();
+        row.encode(&mut Encoder::row(&mut BindSink(&mut args)))?;
+        let mut conn = s.conn().await?;
+        s.pg()
+            .check_table_key::<T>(state, &mut conn, TableRole::TimeSeries)
+            .await?;
+        let r = sqlx::query_with(sqlx::AssertSqlSafe(Arc::clone(&state.append)), args)
             .execute(&mut *conn)
             .await;
         s.pg().checked(&mut conn, Some(meta), r).await?;
         Ok(())
-    };
-    if meta.id_fields.is_empty() {
-        op().await
-    } else {
-        retry_stale(s, op).await
-    }
+    })
+    .await
 }
 
 pub(crate) async fn range<S: Session, T: TimeSeries>(
@@ -386,7 +434,7 @@ pub(crate) async fn range<S: Session, T: TimeSeries>(
         u32::from(query.limit.is_some()),
     ];
     sql::shape_conditions(&mut shape, conditions);
-    let sql = s.pg().statements().get(meta, shape, || {
+    let sql = s.pg().statements().get::<T>(shape, || {
         sql::range(meta, ts, conditions, query.order, query.limit.is_some())
     });
     retry_stale(s, || {
@@ -419,7 +467,7 @@ pub(crate) async fn latest<S: Session, T: TimeSeries>(
     let sql = s
         .pg()
         .statements()
-        .get(meta, shape, || sql::latest(meta, by, ts, conditions));
+        .get::<T>(shape, || sql::latest(meta, by, ts, conditions));
     retry_stale(s, || {
         let sql = &sql;
         async move {
@@ -499,11 +547,12 @@ pub(crate) async fn quantile<S: Session, T: TimeSeries>(
     let ts = timestamp_field::<T>()?;
     let value = query.value.field();
     let conditions = query.filter.conditions();
-    let sql = s.pg().statements().get(
-        meta,
-        metric_shape(kind::QUANTILE, value, 0, conditions),
-        || sql::quantile(meta, ts, value, conditions),
-    );
+    let sql = s
+        .pg()
+        .statements()
+        .get::<T>(metric_shape(kind::QUANTILE, value, 0, conditions), || {
+            sql::quantile(meta, ts, value, conditions)
+        });
     let rows = metric_rows(s, &sql, query, Some(Scalar::F64(p))).await?;
     match rows.first() {
         Some(row) => column::<Option<f64>>(meta, row, 0),
@@ -519,11 +568,12 @@ pub(crate) async fn summary<S: Session, T: TimeSeries>(
     let ts = timestamp_field::<T>()?;
     let value = query.value.field();
     let conditions = query.filter.conditions();
-    let sql = s.pg().statements().get(
-        meta,
-        metric_shape(kind::SUMMARY, value, 0, conditions),
-        || sql::summary(meta, ts, value, conditions),
-    );
+    let sql = s
+        .pg()
+        .statements()
+        .get::<T>(metric_shape(kind::SUMMARY, value, 0, conditions), || {
+            sql::summary(meta, ts, value, conditions)
+        });
     let rows = metric_rows(s, &sql, query, None).await?;
     let Some(row) = rows.first() else {
         return Ok(Summary::default());
@@ -554,8 +604,7 @@ pub(crate) async fn downsample<S: Session, T: TimeSeries>(
     let w = i64::try_from(width.as_micros()).unwrap_or(i64::MAX);
     let value = query.value.field();
     let conditions = query.filter.conditions();
-    let sql = s.pg().statements().get(
-        meta,
+    let sql = s.pg().statements().get::<T>(
         metric_shape(kind::DOWNSAMPLE, value, aggregate as u32, conditions),
         || sql::downsample(meta, ts, value, aggregate, conditions),
     );
@@ -583,41 +632,41 @@ macro_rules! backend_impls {
     ($ty:ty) => {
         impl dal::RecordBackend for $ty {
             async fn save<T: Keyed>(&self, entity: &T) -> Result<()> {
-                save(self, entity).await
+                self.observe(save(self, entity).await)
             }
             async fn save_all<T: Keyed>(&self, entities: &[T]) -> Result<BatchReport> {
-                batch::save_all(self, entities).await
+                self.observe(batch::save_all(self, entities).await)
             }
             async fn get<T: Keyed>(&self, key: &T::Key) -> Result<Option<T>> {
-                get(self, key).await
+                self.observe(get(self, key).await)
             }
             async fn get_many<T: Keyed>(&self, keys: &[T::Key]) -> Result<Vec<Option<T>>> {
-                get_many(self, keys).await
+                self.observe(get_many(self, keys).await)
             }
             async fn list<T: Keyed>(&self, query: &ListQuery<T>) -> Result<Page<T>> {
-                list(self, query).await
+                self.observe(list(self, query).await)
             }
             async fn delete<T: Keyed>(&self, key: &T::Key) -> Result<bool> {
-                delete::<_, T>(self, key).await
+                self.observe(delete::<_, T>(self, key).await)
             }
         }
 
         impl dal::TimeSeriesBackend for $ty {
             async fn append<T: TimeSeries>(&self, row: &T) -> Result<()> {
-                append(self, row).await
+                self.observe(append(self, row).await)
             }
             async fn append_all<T: TimeSeries>(&self, rows: &[T]) -> Result<BatchReport> {
-                batch::append_all(self, rows).await
+                self.observe(batch::append_all(self, rows).await)
             }
             async fn range<T: TimeSeries>(&self, query: &RangeQuery<T>) -> Result<Vec<T>> {
-                range(self, query).await
+                self.observe(range(self, query).await)
             }
             async fn latest<T: TimeSeries>(
                 &self,
                 by: AnyColumn<T>,
                 filter: &Filter<T>,
             ) -> Result<Vec<T>> {
-                latest(self, by, filter).await
+                self.observe(latest(self, by, filter).await)
             }
             async fn flush(&self) -> Result<()> {
                 // Every write is committed (or part of this transaction) when its call returns.
@@ -631,10 +680,10 @@ macro_rules! backend_impls {
                 query: &MetricQuery<T>,
                 p: f64,
             ) -> Result<Option<f64>> {
-                quantile(self, query, p).await
+                self.observe(quantile(self, query, p).await)
             }
             async fn summary<T: TimeSeries>(&self, query: &MetricQuery<T>) -> Result<Summary> {
-                summary(self, query).await
+                self.observe(summary(self, query).await)
             }
             async fn downsample<T: TimeSeries>(
                 &self,
@@ -642,7 +691,7 @@ macro_rules! backend_impls {
                 width: Duration,
                 aggregate: Aggregate,
             ) -> Result<Vec<Bucket>> {
-                downsample(self, query, width, aggregate).await
+                self.observe(downsample(self, query, width, aggregate).await)
             }
         }
     };

@@ -10,10 +10,18 @@
 //! connection), so dropping never blocks and never leaves a transaction open.
 //! Operations through an outer handle while an inner savepoint is open run inside that
 //! savepoint, as plain SQL would.
+//!
+//! # A lost COMMIT
+//! When the connection is lost after `COMMIT` was sent and before its reply arrived, the
+//! transaction may or may not have been committed: [`dal::Transaction::commit`] then fails with
+//! [`Error::OutcomeUnknown`] (not transient: see its retry advice). A connection lost at any
+//! earlier point (a statement, a savepoint's `RELEASE`) takes the uncommitted transaction with
+//! it, and the error is a transient [`Error::Unavailable`]: running the whole transaction again
+//! is safe.
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use dal::{Error, Result};
 use sqlx::pool::PoolConnection;
@@ -34,6 +42,9 @@ pub(crate) struct TxConn {
 struct Level {
     pg: Postgres,
     shared: Arc<tokio::sync::Mutex<TxConn>>,
+    /// Set when an operation of the transaction (any level) lost the connection: the server
+    /// has rolled the transaction back, and a COMMIT must not be sent.
+    lost: Arc<AtomicBool>,
     id: u64,
     /// Keeps the enclosing level alive (and so uncommitted) while this one exists.
     _parent: Option<PgTx>,
@@ -87,6 +98,7 @@ impl PgTx {
                     conn: Some(conn),
                     open: vec![id],
                 })),
+                lost: Arc::new(AtomicBool::new(false)),
                 id,
                 _parent: None,
             }),
@@ -100,15 +112,17 @@ impl PgTx {
         }
         let TxConn { conn, open } = &mut *g;
         let conn = conn.as_deref_mut().ok_or_else(finished)?;
-        tm_begin::<sqlx::Postgres>(conn)
+        let r = tm_begin::<sqlx::Postgres>(conn)
             .await
-            .map_err(|e| self.level.pg.fail(None, e))?;
+            .map_err(|e| self.level.pg.fail(None, e));
+        self.observe(r)?;
         let id = NEXT_LEVEL.fetch_add(1, Ordering::Relaxed);
         open.push(id);
         Ok(PgTx {
             level: Arc::new(Level {
                 pg: self.level.pg.clone(),
                 shared: Arc::clone(&self.level.shared),
+                lost: Arc::clone(&self.level.lost),
                 id,
                 _parent: Some(self.clone()),
             }),
@@ -123,6 +137,20 @@ impl PgTx {
             return Err(finished());
         };
         let levels = g.open.len() - pos;
+        // Only the transaction's own COMMIT (the last statement when ending level 0) decides
+        // whether the writes were stored.
+        let committing = commit && pos == 0;
+        if committing && self.level.lost.load(Ordering::Relaxed) {
+            g.open.truncate(pos);
+            if let Some(mut conn) = g.conn.take() {
+                conn.close_on_drop();
+            }
+            return Err(Error::unavailable(
+                error::NAME,
+                "the transaction's connection was lost before COMMIT: the server rolled it back, \
+                 nothing was committed",
+            ));
+        }
         let result = {
             let conn = g.conn.as_deref_mut().ok_or_else(finished)?;
             end_levels(conn, levels, commit).await
@@ -136,25 +164,43 @@ impl PgTx {
                 }
                 Ok(())
             }
-            Err(e) => {
+            Err(EndError { error, last }) => {
                 // The session state is unknown now (for example a serialization failure at
                 // COMMIT ends the transaction): never hand this connection to anyone else.
                 if let Some(mut conn) = g.conn.take() {
                     conn.close_on_drop();
                 }
-                Err(self.level.pg.fail(None, e))
+                if committing && last && error::reply_lost(&error) {
+                    return Err(self.level.pg.fail_commit(error));
+                }
+                Err(self.level.pg.fail(None, error))
             }
         }
     }
 }
 
-async fn end_levels(conn: &mut PgConnection, levels: usize, commit: bool) -> sqlx::Result<()> {
-    for _ in 0..levels {
-        if commit {
-            tm_commit::<sqlx::Postgres>(conn).await?;
+/// A failure while ending levels, and whether it was the last statement (the COMMIT or ROLLBACK
+/// of the outermost level ended).
+struct EndError {
+    error: sqlx::Error,
+    last: bool,
+}
+
+async fn end_levels(
+    conn: &mut PgConnection,
+    levels: usize,
+    commit: bool,
+) -> std::result::Result<(), EndError> {
+    for i in 0..levels {
+        let r = if commit {
+            tm_commit::<sqlx::Postgres>(conn).await
         } else {
-            tm_rollback::<sqlx::Postgres>(conn).await?;
-        }
+            tm_rollback::<sqlx::Postgres>(conn).await
+        };
+        r.map_err(|error| EndError {
+            error,
+            last: i + 1 == levels,
+        })?;
     }
     Ok(())
 }
@@ -229,6 +275,15 @@ impl Session for PgTx {
     fn pooled(&self) -> bool {
         false
     }
+
+    fn observe<R>(&self, r: Result<R>) -> Result<R> {
+        if let Err(e) = &r
+            && super::store::connection_lost(e)
+        {
+            self.level.lost.store(true, Ordering::Relaxed);
+        }
+        r
+    }
 }
 
 impl dal::Backend for PgTx {
@@ -240,11 +295,11 @@ impl dal::Backend for PgTx {
 
     async fn health_check(&self) -> Result<()> {
         let mut conn = self.conn().await?;
-        sqlx::query("SELECT 1")
+        let r = sqlx::query("SELECT 1")
             .execute(&mut *conn)
             .await
-            .map_err(|e| self.level.pg.fail(None, e))?;
-        Ok(())
+            .map_err(|e| self.level.pg.fail(None, e));
+        self.observe(r).map(drop)
     }
 }
 

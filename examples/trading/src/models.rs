@@ -220,8 +220,10 @@ pub struct TraderConfig {
     #[entity(max_len = 20)]
     pub mode: Mode,
     /// Largest position, in quote token.
+    #[entity(precision = 20, scale = 8)]
     pub max_position_size: Decimal,
     /// Daily loss at which trading stops, in quote token.
+    #[entity(precision = 20, scale = 8)]
     pub max_daily_loss: Decimal,
     /// Largest accepted slippage, in basis points.
     pub max_slippage_bps: i32,
@@ -275,8 +277,10 @@ pub struct OrderRule {
     #[entity(max_len = 20)]
     pub rule_type: RuleType,
     /// Price that fires the rule.
+    #[entity(precision = 20, scale = 8)]
     pub trigger_price: Decimal,
     /// Amount to sell when it fires.
+    #[entity(precision = 20, scale = 8)]
     pub amount: Decimal,
     /// Creation time.
     pub created_at: DateTime<Utc>,
@@ -294,6 +298,7 @@ pub struct NodeHealth {
     /// Round-trip latency of the probe.
     pub latency_ms: i32,
     /// Share of failed requests in the last window, 0..=1.
+    #[entity(precision = 5, scale = 4)]
     pub error_rate: Option<Decimal>,
     /// Circuit breaker state.
     #[entity(max_len = 20)]

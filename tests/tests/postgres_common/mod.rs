@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a part
 
+pub(crate) mod proxy;
+
 use dal_backends::postgres::{Postgres, PostgresOptions};
 use sqlx::postgres::PgPool;
 

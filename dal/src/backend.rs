@@ -57,7 +57,9 @@ pub struct Capabilities {
     /// (ids.., ts)); otherwise every append is a new row. Rows with distinct timestamps are
     /// distinct rows on every backend, and a time series without ids never deduplicates.
     pub time_series_dedup: bool,
-    /// Smallest timestamp step kept by the store; finer timestamps are truncated to it.
+    /// Smallest timestamp step kept by the store. Finer timestamps are floored to it, in stored
+    /// rows and in queries alike (range and window bounds, filter values): a bound of
+    /// `12:00:22.000000001` on a microsecond store means `12:00:22.000000`.
     pub timestamp_precision: Duration,
     /// The values the store can hold; others are refused at write time.
     pub limits: Limits,

@@ -34,6 +34,10 @@ pub struct Limits {
     pub symbol_max_bytes: Option<usize>,
     /// Longest text or JSON value in UTF-8 bytes, if bounded.
     pub text_max_bytes: Option<usize>,
+    /// Largest indexed text in UTF-8 bytes, if bounded: the text parts of a key together (a
+    /// primary-key entry holds all of them) and each symbol (an index of its own). Postgres'
+    /// B-tree refuses entries above about a third of a page.
+    pub index_max_bytes: Option<usize>,
 }
 
 impl Limits {
@@ -46,6 +50,7 @@ impl Limits {
         nul_in_text: true,
         symbol_max_bytes: None,
         text_max_bytes: None,
+        index_max_bytes: None,
     };
 
     /// Checks every field of `entity` against these limits and the field's own declarations
@@ -54,7 +59,7 @@ impl Limits {
     /// # Errors
     /// [`Error::Validation`] naming the entity and the first field that does not fit.
     pub fn check<T: Entity>(&self, entity: &T) -> Result<()> {
-        entity.encode(&mut LimitsCheck(self))
+        entity.encode(&mut LimitsCheck::new(self))
     }
 
     /// Checks every part of a key, as [`Limits::check`] checks a row: a key the store cannot
@@ -63,7 +68,25 @@ impl Limits {
     /// # Errors
     /// [`Error::Validation`] naming the entity and the first key part that does not fit.
     pub fn check_key<T: crate::Keyed>(&self, key: &T::Key) -> Result<()> {
-        T::encode_key(key, &mut LimitsCheck(self))
+        T::encode_key(key, &mut LimitsCheck::new(self))
+    }
+
+    /// Checks the indexed text of a key: `key_text_bytes` is the UTF-8 length of the key's text
+    /// parts up to and including `field` (a backend sums them as it encodes the key).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming the field at which the key grew too large.
+    #[inline]
+    pub fn check_key_text(&self, field: &FieldMeta, key_text_bytes: usize) -> Result<()> {
+        match self.index_max_bytes {
+            Some(max) if key_text_bytes > max => Err(Error::invalid_field(
+                field,
+                format_args!(
+                    "the key's text is {key_text_bytes} bytes, above the {max} bytes this store indexes"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Checks a timestamp against the store's range.
@@ -132,7 +155,11 @@ impl Limits {
     #[inline]
     pub fn check_text(&self, field: &FieldMeta, v: &str) -> Result<()> {
         let bound = if field.symbol {
-            self.symbol_max_bytes.or(self.text_max_bytes)
+            let indexed = match (self.symbol_max_bytes, self.index_max_bytes) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            indexed.or(self.text_max_bytes)
         } else {
             self.text_max_bytes
         };
@@ -190,8 +217,20 @@ fn integer_min_error(field: &FieldMeta, v: impl std::fmt::Display) -> Error {
     )
 }
 
-/// The visitor behind [`Limits::check`].
-struct LimitsCheck<'a>(&'a Limits);
+/// The visitor behind [`Limits::check`]: the per-value checks, and the key's text summed.
+struct LimitsCheck<'a> {
+    limits: &'a Limits,
+    key_text_bytes: usize,
+}
+
+impl<'a> LimitsCheck<'a> {
+    fn new(limits: &'a Limits) -> Self {
+        LimitsCheck {
+            limits,
+            key_text_bytes: 0,
+        }
+    }
+}
 
 impl FieldVisitor for LimitsCheck<'_> {
     fn null(&mut self, _: &'static FieldMeta) -> Result<()> {
@@ -204,31 +243,36 @@ impl FieldVisitor for LimitsCheck<'_> {
         Ok(())
     }
     fn i32(&mut self, field: &'static FieldMeta, v: i32) -> Result<()> {
-        self.0.check_i32(field, v)
+        self.limits.check_i32(field, v)
     }
     fn i64(&mut self, field: &'static FieldMeta, v: i64) -> Result<()> {
-        self.0.check_i64(field, v)
+        self.limits.check_i64(field, v)
     }
     fn f32(&mut self, field: &'static FieldMeta, v: f32) -> Result<()> {
-        self.0.check_f64(field, f64::from(v))
+        self.limits.check_f64(field, f64::from(v))
     }
     fn f64(&mut self, field: &'static FieldMeta, v: f64) -> Result<()> {
-        self.0.check_f64(field, v)
+        self.limits.check_f64(field, v)
     }
     fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
-        self.0.check_text(field, v)
+        self.limits.check_text(field, v)?;
+        if field.id {
+            self.key_text_bytes += v.len();
+            self.limits.check_key_text(field, self.key_text_bytes)?;
+        }
+        Ok(())
     }
     fn uuid(&mut self, _: &'static FieldMeta, _: &Uuid) -> Result<()> {
         Ok(())
     }
     fn timestamp(&mut self, field: &'static FieldMeta, v: &DateTime<Utc>) -> Result<()> {
-        self.0.check_timestamp(field, v)
+        self.limits.check_timestamp(field, v)
     }
     fn decimal(&mut self, field: &'static FieldMeta, v: &Decimal) -> Result<()> {
         field.fit_decimal(v).map(drop)
     }
     fn json(&mut self, field: &'static FieldMeta, json: &str) -> Result<()> {
-        self.0.check_text(field, json)
+        self.limits.check_text(field, json)
     }
     fn bytes(&mut self, _: &'static FieldMeta, _: &[u8]) -> Result<()> {
         Ok(())
@@ -316,6 +360,7 @@ mod tests {
             nul_in_text: false,
             symbol_max_bytes: Some(4),
             text_max_bytes: Some(8),
+            index_max_bytes: Some(6),
         };
         let text = field(FieldKind::Text, false, None);
         let symbol = field(FieldKind::Text, true, None);
@@ -345,6 +390,8 @@ mod tests {
         assert!(limits.check_text(&json, r#"{"a":"x\u0000"}"#).is_err());
         assert!(limits.check_text(&json, r#"{"a":"x\\u0000"}"#).is_ok());
         assert!(limits.check_text(&json, r#"{"a":"x\\\u0000"}"#).is_err());
+        assert!(limits.check_key_text(&text, 6).is_ok());
+        assert!(limits.check_key_text(&text, 7).is_err());
         let all = Limits::NONE;
         assert!(all.check_f64(&f, f64::NAN).is_ok() && all.check_text(&symbol, "a\0").is_ok());
     }

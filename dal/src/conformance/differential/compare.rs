@@ -99,6 +99,40 @@ pub(super) fn as_stored<T: Entity + Clone>(entity: &T, caps: &Capabilities) -> T
     T::decode(&mut RowDecoder::new(&row)).unwrap_or_else(|_| entity.clone())
 }
 
+/// A query timestamp as the store sees it: truncated like a stored one (so a bound or filter
+/// value with nanoseconds on a microsecond store means its microsecond).
+pub(super) fn as_stored_ts(ts: DateTime<Utc>, caps: &Capabilities) -> DateTime<Utc> {
+    if caps.timestamp_precision <= Duration::from_nanos(1) {
+        return ts;
+    }
+    floor_timestamp(ts, caps.timestamp_precision)
+}
+
+/// The reference's copy of a filter: timestamp values truncated as the store truncates them.
+pub(super) fn as_stored_filter<T>(filter: &Filter<T>, caps: &Capabilities) -> Filter<T> {
+    let fix = |v: &Value| match v {
+        Value::Timestamp(ts) => Value::Timestamp(as_stored_ts(*ts, caps)),
+        other => other.clone(),
+    };
+    let conditions = filter
+        .conditions()
+        .iter()
+        .map(|c| match c {
+            Condition::Cmp { field, op, value } => Condition::Cmp {
+                field,
+                op: *op,
+                value: fix(value),
+            },
+            Condition::In { field, values } => Condition::In {
+                field,
+                values: values.iter().map(fix).collect(),
+            },
+            other => other.clone(),
+        })
+        .collect();
+    Filter::__from_conditions(conditions)
+}
+
 /// Whether `e` is a refusal the contract allows for a value outside the limits: a validation
 /// error naming this entity and one of its fields.
 pub(super) fn is_field_refusal(meta: &EntityMeta, e: &Error) -> bool {

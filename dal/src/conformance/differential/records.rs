@@ -5,8 +5,8 @@ use proptest::sample::Index;
 
 use super::Shape;
 use super::compare::{
-    FilterPick, as_stored, build_filter, check_batch, check_write, read_failed, row_of, same_list,
-    same_opt,
+    FilterPick, as_stored, as_stored_filter, build_filter, check_batch, check_write, read_failed,
+    row_of, same_list, same_opt,
 };
 use crate::backend::RecordBackend;
 use crate::entity::Keyed;
@@ -191,7 +191,10 @@ pub(super) async fn run<T: Shape + Keyed, B: RecordBackend>(
             }
             RecordOp::List { filter, page } => {
                 let filter = build_filter(filter, &seen);
-                let want = list_all(&m, &filter, *page, seen.len()).await.map_err(at)?;
+                let reference_filter = as_stored_filter(&filter, &caps);
+                let want = list_all(&m, &reference_filter, *page, seen.len())
+                    .await
+                    .map_err(at)?;
                 let got = list_all(&b, &filter, *page, seen.len()).await.map_err(at)?;
                 if !same_list(&got, &want) {
                     return Err(at(format!(

@@ -8,8 +8,8 @@ use proptest::sample::Index;
 
 use super::Shape;
 use super::compare::{
-    FilterPick, as_stored, build_filter, check_batch, check_write, close, read_failed, row_of,
-    same_multiset, same_row, same_value,
+    FilterPick, as_stored, as_stored_filter, as_stored_ts, build_filter, check_batch, check_write,
+    close, read_failed, row_of, same_multiset, same_row, same_value,
 };
 use super::records::filter_pick;
 use super::values::base;
@@ -244,15 +244,21 @@ pub(super) async fn run<T: Shape + TimeSeries, B: TimeSeriesBackend>(
             } => {
                 flush_for_read(&b, &caps).await.map_err(at)?;
                 let filter = build_filter(filter, &seen);
-                let mut query = RangeQuery::new(start.at(&seen), end.at(&seen)).filter(filter);
+                let (start, end) = (start.at(&seen), end.at(&seen));
+                let mut reference =
+                    RangeQuery::new(as_stored_ts(start, &caps), as_stored_ts(end, &caps))
+                        .filter(as_stored_filter(&filter, &caps));
+                let mut query = RangeQuery::new(start, end).filter(filter);
                 if *newest_first {
                     query = query.newest_first();
+                    reference = reference.newest_first();
                 }
-                let unlimited = query.clone();
+                let unlimited = reference.clone();
                 if let Some(limit) = limit {
                     query = query.limit(*limit);
+                    reference = reference.limit(*limit);
                 }
-                let want = m.range(&query).await.map_err(|e| at(e.to_string()))?;
+                let want = m.range(&reference).await.map_err(|e| at(e.to_string()))?;
                 let all = m.range(&unlimited).await.map_err(|e| at(e.to_string()))?;
                 let got = b
                     .range(&query)
@@ -274,7 +280,7 @@ pub(super) async fn run<T: Shape + TimeSeries, B: TimeSeriesBackend>(
                 let field = by.get(&columns);
                 let filter = build_filter(filter, &seen);
                 let want = m
-                    .latest(any_column(field), &filter)
+                    .latest(any_column(field), &as_stored_filter(&filter, &caps))
                     .await
                     .map_err(|e| at(e.to_string()))?;
                 let got = b
@@ -407,14 +413,21 @@ pub(super) async fn run_metrics<T: Shape + TimeSeries, B: TimeSeriesBackend + Me
     };
     for (n, op) in ops.iter().enumerate() {
         let at = |s: String| format!("operation {n}: {s}");
+        // The backend's query, and the reference's with timestamps as the store truncates them.
         let query = |column: &Index, window: &(TsPick, TsPick), filter: &Option<FilterPick>| {
             let field = column.get(&columns);
-            MetricQuery::new(
+            let (start, end) = (window.0.at(&seen), window.1.at(&seen));
+            let filter = build_filter(filter, &seen);
+            let reference = MetricQuery::new(
                 any_column::<T>(field),
-                window.0.at(&seen),
-                window.1.at(&seen),
+                as_stored_ts(start, &caps),
+                as_stored_ts(end, &caps),
             )
-            .filter(build_filter(filter, &seen))
+            .filter(as_stored_filter(&filter, &caps));
+            (
+                MetricQuery::new(any_column::<T>(field), start, end).filter(filter),
+                reference,
+            )
         };
         match op {
             MetricOp::Append(rows) => {
@@ -428,8 +441,8 @@ pub(super) async fn run_metrics<T: Shape + TimeSeries, B: TimeSeriesBackend + Me
                 filter,
             } => {
                 flush_for_read(&b, &caps).await.map_err(at)?;
-                let q = query(column, window, filter);
-                let want = m.quantile(&q, *p).await;
+                let (q, r) = query(column, window, filter);
+                let want = m.quantile(&r, *p).await;
                 let got = b.quantile(&q, *p).await;
                 let ok = match (&got, &want) {
                     (Ok(g), Ok(w)) => match (g, w) {
@@ -453,8 +466,8 @@ pub(super) async fn run_metrics<T: Shape + TimeSeries, B: TimeSeriesBackend + Me
                 filter,
             } => {
                 flush_for_read(&b, &caps).await.map_err(at)?;
-                let q = query(column, window, filter);
-                let want = m.summary(&q).await;
+                let (q, r) = query(column, window, filter);
+                let want = m.summary(&r).await;
                 let got = b.summary(&q).await;
                 let ok = match (&got, &want) {
                     (Ok(g), Ok(w)) => {
@@ -480,7 +493,7 @@ pub(super) async fn run_metrics<T: Shape + TimeSeries, B: TimeSeriesBackend + Me
                 aggregate,
             } => {
                 flush_for_read(&b, &caps).await.map_err(at)?;
-                let q = query(column, window, &None);
+                let (q, r) = query(column, window, &None);
                 let aggregate = [
                     Aggregate::Count,
                     Aggregate::Min,
@@ -489,7 +502,7 @@ pub(super) async fn run_metrics<T: Shape + TimeSeries, B: TimeSeriesBackend + Me
                     Aggregate::Sum,
                 ][usize::from(*aggregate % 5)];
                 let width = Duration::from_secs(*width_secs);
-                let want = m.downsample(&q, width, aggregate).await;
+                let want = m.downsample(&r, width, aggregate).await;
                 let got = b.downsample(&q, width, aggregate).await;
                 let ok = match (&got, &want) {
                     (Ok(g), Ok(w)) => {

@@ -464,12 +464,25 @@ fn check_decimal_spec(cx: &Ctxt, a: &crate::attr::Field) {
                 p.value
             ),
         ),
-        (p, Some(s)) if s.value > p.as_ref().map_or(MAX_PRECISION, |p| p.value) => cx.error_at(
+        (Some(p), Some(s)) if s.value > p.value => {
+            let or_precision = if s.value <= MAX_PRECISION {
+                format!(", or precision = {} or more", s.value)
+            } else {
+                String::new()
+            };
+            cx.error_at(
+                s.span,
+                format!(
+                    "scale = {} exceeds precision = {} (the scale counts the digits after the point, which are part of the precision): write scale = {} or less{or_precision}",
+                    s.value, p.value, p.value
+                ),
+            );
+        }
+        (None, Some(s)) if s.value > MAX_PRECISION => cx.error_at(
             s.span,
             format!(
-                "scale = {} exceeds the precision ({}): the scale counts digits after the point, at most the precision",
-                s.value,
-                p.as_ref().map_or(MAX_PRECISION, |p| p.value)
+                "scale = {} exceeds the {MAX_PRECISION} digits a rust_decimal::Decimal holds exactly: write scale = {MAX_PRECISION} or less",
+                s.value
             ),
         ),
         _ => {}

@@ -48,8 +48,8 @@ pub const fn scale_needs_decimal<C: ScaleNeedsDecimal>() {}
 
 /// `id` on a field whose kind cannot be compared exactly, or that can be NULL.
 #[diagnostic::on_unimplemented(
-    message = "this #[entity(id)] field cannot be a key: floats and Options do not compare exactly",
-    label = "a key must be exact and never NULL",
+    message = "this #[entity(id)] field cannot be a key: its type is a float, an Option or JSON",
+    label = "a key must compare exactly and never be NULL",
     note = "make the key an integer, String, Uuid, rust_decimal::Decimal or #[derive(TextEnum)] enum, or remove `id`"
 )]
 pub trait IdNeedsExactType {}

@@ -225,14 +225,14 @@ impl<T: Keyed, B: RecordBackend> StoreMethods<T, B> {
         traced(span!(B, T, "delete"), self.backend.delete::<T>(key)).await
     }
 
-    /// The record with this key, or `NotFound`: [`RecordStoreExt::get_required`].
+    /// The record with this key, or `NotFound`: [`RecordStoreExt::get_required`](crate::RecordStoreExt::get_required).
     pub async fn get_required(&self, key: &T::Key) -> Result<T> {
         self.get(key)
             .await?
             .ok_or_else(|| crate::store::not_found::<T>(key))
     }
 
-    /// Every matching record, page by page: [`RecordStoreExt::list_all`].
+    /// Every matching record, page by page: [`RecordStoreExt::list_all`](crate::RecordStoreExt::list_all).
     pub async fn list_all(&self, filter: Filter<T>) -> Result<Vec<T>> {
         let mut out = Vec::new();
         let mut query = ListQuery::new(filter, crate::store::LIST_ALL_PAGE);

@@ -11,7 +11,7 @@ use crate::ast::{Container, Field};
 use crate::ctxt::Ctxt;
 use crate::naming::{self, screaming_snake, unraw};
 use crate::template::Part;
-use crate::ty::{self, TimeShape};
+use crate::ty::{self, KnownKind, TimeShape};
 
 /// Composite keys may have at most this many parts (`dal::key::MAX_KEY_PARTS`).
 const MAX_KEY_PARTS: usize = 8;
@@ -221,6 +221,9 @@ fn check_field_type(cx: &Ctxt, cont: &Container<'_>, f: &Field<'_>) {
             }
         }
     }
+    if a.json.is_none() && a.with.is_none() {
+        check_kind_attributes(cx, f);
+    }
     if cont.attrs.questdb.is_some()
         && a.json.is_none()
         && a.with.is_none()
@@ -231,6 +234,44 @@ fn check_field_type(cx: &Ctxt, cont: &Container<'_>, f: &Field<'_>) {
             format!(
                 "`{}` is `Vec<u8>`, which QuestDB cannot store: remove questdb(..), mark the field #[entity(skip)], or store it as text with #[entity(with = \"..\")]",
                 unraw(f.ident)
+            ),
+        );
+    }
+}
+
+/// `symbol` and `max_len` need text, `precision`/`scale` a Decimal: checked here when the type's
+/// name tells its kind (`i64`, `Uuid`..), so the error names the field and its type; other types
+/// (text enums, newtypes, aliases) are checked by the expansion, through `FieldValue::KIND`.
+fn check_kind_attributes(cx: &Ctxt, f: &Field<'_>) {
+    let a = &f.attrs;
+    let Some(kind) = ty::known_kind(f.ty) else {
+        return;
+    };
+    let field = unraw(f.ident);
+    let shown = ty::display(f.ty);
+    if kind != KnownKind::Text {
+        let text_only: [(&str, Option<Span>); 2] = [
+            ("symbol", a.symbol),
+            ("max_len", a.max_len.as_ref().map(|m| m.span)),
+        ];
+        for (word, span) in text_only {
+            if let Some(span) = span {
+                cx.error_at(
+                    span,
+                    format!(
+                        "`{word}` applies to text columns, and `{field}` is `{shown}`: remove `{word}`, or make the field a String or a #[derive(TextEnum)] enum"
+                    ),
+                );
+            }
+        }
+    }
+    if kind != KnownKind::Decimal
+        && let Some(span) = a.scale.as_ref().or(a.precision.as_ref()).map(|s| s.span)
+    {
+        cx.error_at(
+            span,
+            format!(
+                "`precision` and `scale` declare a Decimal column, and `{field}` is `{shown}`: remove them, or make the field a rust_decimal::Decimal"
             ),
         );
     }
@@ -423,12 +464,25 @@ fn check_decimal_spec(cx: &Ctxt, a: &crate::attr::Field) {
                 p.value
             ),
         ),
-        (p, Some(s)) if s.value > p.as_ref().map_or(MAX_PRECISION, |p| p.value) => cx.error_at(
+        (Some(p), Some(s)) if s.value > p.value => {
+            let or_precision = if s.value <= MAX_PRECISION {
+                format!(", or precision = {} or more", s.value)
+            } else {
+                String::new()
+            };
+            cx.error_at(
+                s.span,
+                format!(
+                    "scale = {} exceeds precision = {} (the scale counts the digits after the point, which are part of the precision): write scale = {} or less{or_precision}",
+                    s.value, p.value, p.value
+                ),
+            );
+        }
+        (None, Some(s)) if s.value > MAX_PRECISION => cx.error_at(
             s.span,
             format!(
-                "scale = {} exceeds the precision ({}): the scale counts digits after the point, at most the precision",
-                s.value,
-                p.as_ref().map_or(MAX_PRECISION, |p| p.value)
+                "scale = {} exceeds the {MAX_PRECISION} digits a rust_decimal::Decimal holds exactly: write scale = {MAX_PRECISION} or less",
+                s.value
             ),
         ),
         _ => {}

@@ -3,7 +3,8 @@
 //! Output is one `const _: () = { .. };` block holding the `'static` metadata, the `Entity`
 //! visitor impl, `Keyed` / `TimeSeries` when the roles exist, and typed column constants. Paths go
 //! through `<crate>::__private` only. Kind-dependent rules the macro cannot see syntactically are
-//! emitted as const assertions spanned on the attribute that asked for them.
+//! emitted as trait bounds on the field's `FieldValue::KIND`, spanned on the attribute that asked
+//! for them (see `assertions`).
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -255,21 +256,14 @@ fn expand(cont: &Container<'_>) -> TokenStream {
             "Typed column `{}` (field `{fname}`), for filters and queries.",
             columns[i]
         );
-        let new = quote_spanned!(ty.span()=> __column::<#ident, #ty>);
         Some(quote! {
             #[doc = #doc]
-            #vis const #const_name: __dal::Column<#ident, #ty> = #new(&__FIELDS[#i]);
+            #vis const #const_name: __dal::Column<#ident, #ty> = __dal::Column::__new(&__FIELDS[#i]);
         })
     });
-    // Built through a bounded free function so that a non-storable type reports the same
-    // E0277 as its other uses (rustc merges them), not an extra "bounds not satisfied" E0599.
+    // `Column::__new` has no bounds: a non-storable field type is reported once, by its other
+    // uses (which rustc merges into one E0277), not again for its column constant.
     let columns_impl = quote! {
-        const fn __column<__T: __dal::Entity, __F: __dal::FieldValue>(
-            field: &'static __dal::FieldMeta,
-        ) -> __dal::Column<__T, __F> {
-            __dal::Column::__new(field)
-        }
-
         #[automatically_derived]
         impl #ident {
             #(#column_consts)*
@@ -455,72 +449,56 @@ fn keyed_impl(ident: &syn::Ident, stored: &[&Field<'_>], ids: &[usize]) -> Optio
     })
 }
 
-/// Const assertions for rules that depend on a type's storage kind, spanned on the attribute.
+/// Checks of rules that depend on a type's storage kind, for types whose name does not give it
+/// away: each requires a `__dal` check trait of `KindCheck<{ condition on KIND }>`, spanned on
+/// the attribute, so a failure is an E0277 with the trait's message (see `dal::field_checks`).
 fn assertions(cont: &Container<'_>, stored: &[&Field<'_>]) -> Vec<TokenStream> {
     let mut out = Vec::new();
+    let mut check = |span: proc_macro2::Span, function: &str, condition: TokenStream| {
+        let function = format_ident!("{}", function, span = span);
+        out.push(quote_spanned! {span=>
+            const _: () = __dal::#function::<__dal::KindCheck<{ #condition }>>();
+        });
+    };
     for f in stored {
         let Some(ty) = value_type(f) else { continue };
-        let fname = unraw(f.ident);
+        let kind = quote!(<#ty as __dal::FieldValue>::KIND);
+        let is_text = quote!(::core::matches!(#kind, __dal::FieldKind::Text));
         if let Some(span) = f.attrs.symbol {
-            let message = format!(
-                "dal: #[entity(symbol)] on `{fname}` needs a text type (String or a #[derive(TextEnum)] enum); remove `symbol` or change the type"
-            );
-            out.push(quote_spanned! {span=>
-                const _: () = ::core::assert!(
-                    ::core::matches!(<#ty as __dal::FieldValue>::KIND, __dal::FieldKind::Text),
-                    #message
-                );
-            });
+            check(span, "symbol_needs_text", is_text.clone());
         }
         if let Some(m) = &f.attrs.max_len {
-            let message = format!(
-                "dal: #[entity(max_len)] on `{fname}` needs a text type (String or a #[derive(TextEnum)] enum); remove `max_len` or change the type"
-            );
-            out.push(quote_spanned! {m.span=>
-                const _: () = ::core::assert!(
-                    ::core::matches!(<#ty as __dal::FieldValue>::KIND, __dal::FieldKind::Text),
-                    #message
-                );
-            });
+            check(m.span, "max_len_needs_text", is_text.clone());
         }
-        if let Some(s) = &f.attrs.scale {
-            let message = format!(
-                "dal: #[entity(scale)] on `{fname}` declares a Decimal column: the field must be rust_decimal::Decimal (or an Option of it); remove `precision`/`scale` or change the type"
+        if let Some(s) = f.attrs.scale.as_ref().or(f.attrs.precision.as_ref()) {
+            check(
+                s.span,
+                "scale_needs_decimal",
+                quote!(::core::matches!(#kind, __dal::FieldKind::Decimal)),
             );
-            out.push(quote_spanned! {s.span=>
-                const _: () = ::core::assert!(
-                    ::core::matches!(<#ty as __dal::FieldValue>::KIND, __dal::FieldKind::Decimal),
-                    #message
-                );
-            });
         }
         if let Some(span) = f.attrs.id {
-            let message = format!(
-                "dal: #[entity(id)] on `{fname}` needs an exact, non-optional type (integer, String, Uuid, Decimal, text enum); floats and Options cannot be keys"
-            );
-            out.push(quote_spanned! {span=>
-                const _: () = ::core::assert!(
+            check(
+                span,
+                "id_needs_exact_type",
+                quote!(
                     !::core::matches!(
-                        <#ty as __dal::FieldValue>::KIND,
+                        #kind,
                         __dal::FieldKind::F32 | __dal::FieldKind::F64 | __dal::FieldKind::Json
-                    ) && !<#ty as __dal::FieldValue>::NULLABLE,
-                    #message
-                );
-            });
+                    ) && !<#ty as __dal::FieldValue>::NULLABLE
+                ),
+            );
         }
-        if let Some(q) = &cont.attrs.questdb {
-            // `Vec<u8>` written out is a check error already; this catches aliases and newtypes.
-            if !ty::is_vec_u8(f.ty) && ty::option_inner(f.ty).is_none_or(|t| !ty::is_vec_u8(t)) {
-                let message = format!(
-                    "dal: field `{fname}` is stored as bytes, which QuestDB cannot hold; remove questdb(..), mark the field #[entity(skip)], or store it as text"
-                );
-                out.push(quote_spanned! {q.span=>
-                    const _: () = ::core::assert!(
-                        !::core::matches!(<#ty as __dal::FieldValue>::KIND, __dal::FieldKind::Bytes),
-                        #message
-                    );
-                });
-            }
+        // `Vec<u8>` written out is a check error already; this catches aliases and newtypes.
+        if cont.attrs.questdb.is_some()
+            && !ty::is_vec_u8(f.ty)
+            && ty::option_inner(f.ty).is_none_or(|t| !ty::is_vec_u8(t))
+        {
+            check(
+                f.ty.span(),
+                "questdb_needs_no_bytes",
+                quote!(!::core::matches!(#kind, __dal::FieldKind::Bytes)),
+            );
         }
     }
     out

@@ -73,9 +73,12 @@ pub(crate) fn parse_questdb_ttl(text: &str) -> Result<String, String> {
                 "`{text}` has no unit: write e.g. \"{n}d\" (units: {QUESTDB_UNITS})"
             ));
         }
+        // `m` reads as minutes to most people and as months to QuestDB's own shorthand: refuse
+        // it and offer the nearest TTL QuestDB can hold, in whole hours.
         "m" => {
+            let hours = n.div_ceil(60);
             return Err(format!(
-                "`{text}`: QuestDB TTLs have no minutes; for months write \"{n}M\", otherwise use one of {QUESTDB_UNITS}"
+                "`{text}`: QuestDB TTLs are whole hours, days, weeks, months or years, and `m` would be ambiguous: for {n} minutes write \"{hours}h\" (rounded up to whole hours); for months write \"{n}M\""
             ));
         }
         other => {
@@ -131,7 +134,9 @@ mod tests {
         assert_eq!(parse_questdb_ttl("2w").as_deref(), Ok("2 WEEKS"));
         assert_eq!(parse_questdb_ttl("1M").as_deref(), Ok("1 MONTH"));
         assert_eq!(parse_questdb_ttl("3y").as_deref(), Ok("3 YEARS"));
-        assert!(parse_questdb_ttl("5m").unwrap_err().contains("no minutes"));
+        assert!(parse_questdb_ttl("90m").unwrap_err().contains("\"2h\""));
+        assert!(parse_questdb_ttl("5m").unwrap_err().contains("\"1h\""));
+        assert!(parse_questdb_ttl("120m").unwrap_err().contains("\"2h\""));
         assert!(parse_questdb_ttl("0d").is_err());
         assert!(parse_questdb_ttl("30").is_err());
         assert!(

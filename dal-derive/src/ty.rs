@@ -1,6 +1,6 @@
 //! Syntactic type inspection: what a derive can tell from how a field's type is written.
 //!
-//! Type aliases defeat these checks; the expansion backs them with const assertions on
+//! Type aliases defeat these checks; the expansion backs them with trait bounds on
 //! `FieldValue::KIND` where the kind matters.
 
 use syn::{GenericArgument, PathArguments, Type};
@@ -86,6 +86,71 @@ pub(crate) fn is_vec_u8(ty: &Type) -> bool {
     }
 }
 
+/// The storage kind of a type whose name gives it away, for the attributes that need one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KnownKind {
+    /// `String`.
+    Text,
+    /// `Decimal` (`rust_decimal::Decimal`).
+    Decimal,
+    /// A type that is certainly neither: a primitive, `Uuid`, a date or time, a `Vec`, a tuple,
+    /// an array, a reference.
+    Other,
+}
+
+/// The kind of `ty` (looking through one `Option`), when its name alone tells; `None` for any
+/// other path (text enums, newtypes, aliases), which the expansion checks by `FieldValue::KIND`.
+pub(crate) fn known_kind(ty: &Type) -> Option<KnownKind> {
+    const PRIMITIVES: &[&str] = &[
+        "bool", "char", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64",
+        "u128", "usize", "f32", "f64",
+    ];
+    const NOT_TEXT: &[&str] = &[
+        "Uuid",
+        "DateTime",
+        "NaiveDateTime",
+        "NaiveDate",
+        "NaiveTime",
+        "Vec",
+        "HashMap",
+        "BTreeMap",
+        "HashSet",
+        "BTreeSet",
+    ];
+    let ty = option_inner(ty).unwrap_or(ty);
+    match strip(ty) {
+        Type::Tuple(_) | Type::Array(_) | Type::Slice(_) | Type::Reference(_) => {
+            return Some(KnownKind::Other);
+        }
+        _ => {}
+    }
+    if PRIMITIVES.iter().any(|p| is_primitive(ty, p)) {
+        return Some(KnownKind::Other);
+    }
+    let seg = last_segment(ty)?;
+    if seg.ident == "String" && seg.arguments.is_empty() {
+        Some(KnownKind::Text)
+    } else if seg.ident == "Decimal" && seg.arguments.is_empty() {
+        Some(KnownKind::Decimal)
+    } else if NOT_TEXT.iter().any(|name| seg.ident == name) {
+        Some(KnownKind::Other)
+    } else {
+        None
+    }
+}
+
+/// How a type is written, for messages (`Option<i64>`).
+pub(crate) fn display(ty: &Type) -> String {
+    quote::ToTokens::to_token_stream(ty)
+        .to_string()
+        .replace(" < ", "<")
+        .replace("< ", "<")
+        .replace(" >", ">")
+        .replace(" ,", ",")
+        .replace(" :: ", "::")
+        .replace("& ", "&")
+}
+
 /// For an integer type no store holds losslessly, the type to use instead.
 pub(crate) fn unsupported_integer(ty: &Type) -> Option<(&'static str, &'static str)> {
     const TABLE: &[(&str, &str)] = &[
@@ -130,6 +195,40 @@ mod tests {
             TimeShape::OtherZone
         ));
         assert!(matches!(time_shape(&ty("i64")), TimeShape::NotDateTime));
+    }
+
+    #[test]
+    fn known_kinds() {
+        assert_eq!(known_kind(&ty("String")), Some(KnownKind::Text));
+        assert_eq!(known_kind(&ty("Option<String>")), Some(KnownKind::Text));
+        assert_eq!(
+            known_kind(&ty("rust_decimal::Decimal")),
+            Some(KnownKind::Decimal)
+        );
+        assert_eq!(known_kind(&ty("Option<Decimal>")), Some(KnownKind::Decimal));
+        for other in [
+            "i64",
+            "Option<u32>",
+            "f64",
+            "bool",
+            "uuid::Uuid",
+            "DateTime<Utc>",
+            "Vec<u8>",
+            "(i64, i64)",
+            "[u8; 4]",
+            "&'static str",
+        ] {
+            assert_eq!(known_kind(&ty(other)), Some(KnownKind::Other), "{other}");
+        }
+        for unknown in ["Side", "Venue", "Price", "my::Text", "Option<Side>"] {
+            assert_eq!(known_kind(&ty(unknown)), None, "{unknown}");
+        }
+        assert_eq!(display(&ty("Option < i64 >")), "Option<i64>");
+        assert_eq!(
+            display(&ty("chrono::DateTime<Utc>")),
+            "chrono::DateTime<Utc>"
+        );
+        assert_eq!(display(&ty("(i64, String)")), "(i64, String)");
     }
 
     #[test]

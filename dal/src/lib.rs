@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod entity;
 pub mod error;
+mod field_checks;
 pub mod key;
 pub mod limits;
 pub mod memory;
@@ -45,6 +46,7 @@ pub mod __private {
         PgStatements, QuestDbMeta, TimeSeries,
     };
     pub use crate::error::{Error, Result};
+    pub use crate::field_checks::*;
     pub use crate::query::Column;
     pub use crate::value::{
         FieldDecoder, FieldValue, FieldVisitor, TextEnum, decode_text_enum, json,

@@ -33,8 +33,10 @@ impl<T, V> fmt::Debug for Column<T, V> {
     }
 }
 
-impl<T: Entity, V: FieldValue> Column<T, V> {
-    /// Used by generated code: the column for `T::META.fields[index]`.
+impl<T, V> Column<T, V> {
+    /// Used by generated code: the column for `T::META.fields[index]`. Unbounded, so that a field
+    /// type that is not a `FieldValue` is reported once (by the rest of the generated code), not
+    /// a second time for its column constant.
     #[doc(hidden)]
     pub const fn __new(field: &'static FieldMeta) -> Self {
         Column {
@@ -42,7 +44,9 @@ impl<T: Entity, V: FieldValue> Column<T, V> {
             _marker: PhantomData,
         }
     }
+}
 
+impl<T: Entity, V: FieldValue> Column<T, V> {
     /// The field's metadata.
     pub const fn field(&self) -> &'static FieldMeta {
         self.field

@@ -81,12 +81,7 @@ pub trait RecordStoreExt<T: Keyed>: RecordStore<T> {
     /// # Errors
     /// [`Error::NotFound`] when there is none; otherwise as [`RecordStore::get`].
     fn get_required(&self, key: &T::Key) -> impl Future<Output = Result<T>> + Send {
-        async move {
-            self.get(key).await?.ok_or_else(|| Error::NotFound {
-                entity: T::META.name,
-                key: format!("{key:?}"),
-            })
-        }
+        async move { self.get(key).await?.ok_or_else(|| not_found::<T>(key)) }
     }
 
     /// Every record matching `filter`, fetched page by page (1,000 per page).
@@ -98,7 +93,7 @@ pub trait RecordStoreExt<T: Keyed>: RecordStore<T> {
     fn list_all(&self, filter: Filter<T>) -> impl Future<Output = Result<Vec<T>>> + Send {
         async move {
             let mut out = Vec::new();
-            let mut query = ListQuery::new(filter, 1_000);
+            let mut query = ListQuery::new(filter, LIST_ALL_PAGE);
             loop {
                 let page = self.list(&query).await?;
                 out.extend(page.items);
@@ -112,6 +107,17 @@ pub trait RecordStoreExt<T: Keyed>: RecordStore<T> {
 }
 
 impl<T: Keyed, S: RecordStore<T> + ?Sized> RecordStoreExt<T> for S {}
+
+/// The page size of `list_all`.
+pub(crate) const LIST_ALL_PAGE: usize = 1_000;
+
+/// The error of `get_required` for a missing key.
+pub(crate) fn not_found<T: Keyed>(key: &T::Key) -> Error {
+    Error::NotFound {
+        entity: T::META.name,
+        key: format!("{key:?}"),
+    }
+}
 
 /// Append-mostly rows with a designated timestamp (trades, positions, metrics, events).
 #[diagnostic::on_unimplemented(

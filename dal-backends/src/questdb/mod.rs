@@ -71,6 +71,7 @@
 pub mod codec;
 pub mod ddl;
 pub mod error;
+mod lines;
 mod store;
 pub mod writer;
 
@@ -88,7 +89,7 @@ pub use codec::encode_row;
 /// The questdb-rs types that [`encode_row`] works with, re-exported so callers need no
 /// dependency of their own.
 pub use questdb::ingress::{Buffer, ProtocolVersion};
-pub use writer::{BatchWriter, WriterOptions, WriterStats};
+pub use writer::{BatchWriter, RefusedRow, WriterOptions, WriterStats};
 
 use self::error::NAME;
 use self::writer::ClientConf;
@@ -180,15 +181,18 @@ impl QuestDbOptions {
     }
 }
 
+/// Keys of a questdb-rs configuration string whose values are secrets.
+const SECRET_KEYS: [&str; 5] = [
+    "password",
+    "token",
+    "token_x",
+    "token_y",
+    "tls_roots_password",
+];
+
 /// Hides the values of secret keys of a questdb-rs configuration string.
 pub fn redact_conf(conf: &str) -> String {
-    const SECRET: [&str; 5] = [
-        "password",
-        "token",
-        "token_x",
-        "token_y",
-        "tls_roots_password",
-    ];
+    const SECRET: [&str; 5] = SECRET_KEYS;
     let Some((scheme, params)) = conf.split_once("::") else {
         return conf.to_owned();
     };
@@ -217,6 +221,8 @@ pub struct QuestDb {
 struct Inner {
     writer: BatchWriter,
     pool: PgPool,
+    /// `host:port` of the PG wire (no credentials), for errors; `None` for a Unix socket.
+    pg_addr: Option<(String, u16)>,
     namespace: Option<Box<str>>,
     create_tables: bool,
     apply_timeout: Duration,
@@ -248,8 +254,13 @@ impl QuestDb {
     /// A handle for `options`. Makes no connection: the writer and the pool connect on first use,
     /// so the handle can be made while QuestDB is down (see [`dal::Backend::health_check`]).
     ///
+    /// The client configuration is checked by building an ILP sender from it (over HTTP this
+    /// contacts no server), so a configuration that could never send (a `password` without a
+    /// `username`, a bad TLS setting) is refused here instead of dropping rows later.
+    ///
     /// # Errors
-    /// A client configuration or URL that does not parse, or an invalid namespace.
+    /// [`Error::Config`] for a client configuration questdb-rs refuses or cannot build a sender
+    /// from, a PG-wire URL that does not parse, or an invalid namespace (never with a secret).
     /// Panics outside a Tokio runtime (the writer task is spawned here).
     pub fn connect(options: QuestDbOptions) -> Result<QuestDb> {
         if let Some(ns) = options
@@ -257,24 +268,27 @@ impl QuestDb {
             .as_deref()
             .filter(|ns| !valid_namespace(ns))
         {
-            return Err(Error::backend(
+            return Err(Error::config(
                 NAME,
-                false,
                 format!("namespace {ns:?} must be 1..=64 ASCII letters, digits or '_'"),
             ));
         }
         let conf = ClientConf::parse(&options.client_conf)?;
-        let writer = BatchWriter::start_with(conf, options.writer.clone());
         let connect = PgConnectOptions::from_str(&options.pg_url).map_err(|e| {
-            Error::backend(
+            Error::config(
                 NAME,
-                false,
                 format!(
-                    "invalid PG-wire URL {}: {e}",
-                    dal::error::redact_url(&options.pg_url)
+                    "invalid PG-wire URL {}: {}",
+                    dal::error::redact_url(&options.pg_url),
+                    error::redact_values(&options.pg_url, &e.to_string())
                 ),
             )
         })?;
+        let pg_addr = connect
+            .get_socket()
+            .is_none()
+            .then(|| (connect.get_host().to_owned(), connect.get_port()));
+        let writer = BatchWriter::start_with(conf, options.writer.clone());
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.connect_timeout)
@@ -283,6 +297,7 @@ impl QuestDb {
             inner: Arc::new(Inner {
                 writer,
                 pool,
+                pg_addr,
                 namespace: options.namespace.clone().map(String::into_boxed_str),
                 create_tables: options.create_tables,
                 apply_timeout: options.apply_timeout,
@@ -308,6 +323,89 @@ impl QuestDb {
     /// The PG-wire pool, for queries of your own.
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    /// Takes the descriptions of the rows QuestDB refused since the last call (see
+    /// [`BatchWriter::take_refused`]): every other row was delivered.
+    pub fn take_refused(&self) -> Vec<RefusedRow> {
+        self.inner.writer.take_refused()
+    }
+
+    /// A connection from the read pool. When the pool holds none, the PG wire is probed first
+    /// (name resolution, then a TCP connection), so a wrong host or port, or a server that is
+    /// down, is reported at once with its address and cause, instead of after the pool's
+    /// timeout as "pool timed out".
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] naming `host:port` and the cause.
+    pub(crate) async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        if self.inner.pool.size() == 0 {
+            self.probe_pg().await?;
+        }
+        self.inner
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| self.pg_error(e))
+    }
+
+    /// Maps an error of the pool, naming the PG wire's address where the cause is the
+    /// connection.
+    pub(crate) fn pg_error(&self, e: sqlx::Error) -> Error {
+        let Some((host, port)) = &self.inner.pg_addr else {
+            return error::sql(e);
+        };
+        match e {
+            sqlx::Error::PoolTimedOut => Error::unavailable(
+                NAME,
+                format!(
+                    "no connection to QuestDB's PG wire at {host}:{port} within {:?} (all connections busy, or the server does not answer)",
+                    self.inner.options.connect_timeout
+                ),
+            ),
+            sqlx::Error::Io(io) => Error::unavailable(
+                NAME,
+                format!("cannot reach QuestDB's PG wire at {host}:{port}: {io}"),
+            ),
+            sqlx::Error::Tls(tls) => Error::unavailable(
+                NAME,
+                format!("TLS with QuestDB's PG wire at {host}:{port} failed: {tls}"),
+            ),
+            other => error::sql(other),
+        }
+    }
+
+    /// Resolves and connects to the PG wire's address, to name the cause of a failure now.
+    async fn probe_pg(&self) -> Result<()> {
+        let Some((host, port)) = &self.inner.pg_addr else {
+            return Ok(());
+        };
+        let limit = self.inner.options.connect_timeout;
+        let unreachable = |why: String| {
+            Error::unavailable(
+                NAME,
+                format!("cannot reach QuestDB's PG wire at {host}:{port}: {why}"),
+            )
+        };
+        let addrs: Vec<std::net::SocketAddr> = match tokio::time::timeout(
+            limit,
+            tokio::net::lookup_host((host.as_str(), *port)),
+        )
+        .await
+        {
+            Err(_) => return Err(unreachable(format!("resolving {host} took over {limit:?}"))),
+            Ok(Err(e)) => return Err(unreachable(format!("cannot resolve {host}: {e}"))),
+            Ok(Ok(addrs)) => addrs.collect(),
+        };
+        let mut last = format!("{host} resolves to no address");
+        for addr in addrs {
+            match tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr)).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => last = format!("{addr}: {e}"),
+                Err(_) => last = format!("{addr}: no answer within {limit:?}"),
+            }
+        }
+        Err(unreachable(last))
     }
 
     /// The table name of `meta` on this handle (with the namespace suffix, if any).
@@ -409,8 +507,9 @@ impl QuestDb {
             }
         }
         // Rows must not reach QuestDB before their table exists (ILP would auto-create it with
-        // other types), so while QuestDB is unreachable the first write of an entity waits, as
-        // appends do when the queue is full, up to the writer's flush timeout.
+        // other types). A server that cannot be reached is reported at once, with its address and
+        // the cause; a server busy with a concurrent schema change is waited for, up to the
+        // writer's flush timeout.
         let retry = &self.inner.options.writer.retry;
         let limit = self
             .inner
@@ -424,7 +523,11 @@ impl QuestDb {
             attempt = attempt.saturating_add(1);
             match self.create_table::<T>().await {
                 Ok(()) => break,
-                Err(e) if e.is_transient() && started.elapsed() < limit => {
+                Err(e)
+                    if e.is_transient()
+                        && !matches!(e, Error::Unavailable { .. } | Error::Timeout { .. })
+                        && started.elapsed() < limit =>
+                {
                     tracing::warn!(backend = NAME, table, attempt, error = %e, "cannot create the table yet; retrying");
                     tokio::time::sleep(retry.backoff(attempt)).await;
                 }

@@ -33,21 +33,25 @@ use uuid::Uuid;
 
 use super::error;
 
-/// Microseconds of 1970-01-01T00:00:00Z, the earliest designated timestamp QuestDB accepts.
+/// Microseconds of 1970-01-01T00:00:00Z, the earliest designated timestamp QuestDB 9.3 accepts
+/// (it refuses an earlier one with HTTP 400).
 pub const DESIGNATED_MIN_MICROS: i64 = 0;
-/// Microseconds of 9999-12-31T23:59:59.999999Z, the latest timestamp QuestDB accepts.
-pub const TIMESTAMP_MAX_MICROS: i64 = 253_402_300_799_999_999;
-/// Microseconds of the earliest timestamp a non-designated TIMESTAMP column holds and returns.
-pub const COLUMN_MIN_MICROS: i64 = DESIGNATED_MIN_MICROS;
-/// Largest text or JSON value, in UTF-8 bytes. A row must fit QuestDB's PG-wire send buffer
-/// (`pg.send.buffer.size`, 1 MiB by default) to be read back at all; see [`ROW_MAX_BYTES`].
-pub const TEXT_MAX_BYTES: usize = 256 << 10;
-/// Largest symbol, in UTF-8 bytes (symbols are dictionary entries cached by every ILP
-/// connection: tags, not documents).
+/// Microseconds of 9999-12-31T23:59:59.999999Z, the latest designated timestamp QuestDB 9.3
+/// accepts (a later one is refused with HTTP 500, which a writer would retry for ever). A
+/// non-designated TIMESTAMP column holds and returns any `DateTime<Utc>` (to the microsecond).
+pub const DESIGNATED_MAX_MICROS: i64 = 253_402_300_799_999_999;
+/// Largest text or JSON value, in UTF-8 bytes (see [`ROW_MAX_BYTES`]).
+pub const TEXT_MAX_BYTES: usize = 512 << 10;
+/// Largest symbol, in UTF-8 bytes. A symbol is sent back whole over the PG wire (a VARCHAR is
+/// sent in pieces), and a symbol over ~1 MiB makes every read of its row fail with "not enough
+/// space in send buffer"; symbols are dictionary entries cached by every ILP connection (tags,
+/// not documents), so the bound is well below that.
 pub const SYMBOL_MAX_BYTES: usize = 64 << 10;
-/// Largest ILP line of one row. A row's PG-wire form is never much longer than its ILP line
-/// (ILP spells column names and escapes text; PG sends a 4-byte length per column and decimals as
-/// text), so a row under this size always fits QuestDB's 1 MiB PG send buffer when read back.
+/// Largest ILP line of one row. QuestDB sends each row over the PG wire through a 1 MiB buffer
+/// (`pg.send.buffer.size`); a row that does not fit can make every read of it fail. A row's
+/// PG-wire form is at most a few dozen bytes per column longer than its ILP line (PG sends a
+/// 4-byte length per column, fixed-width numbers and decimals as text; ILP spells column names
+/// and escapes text), so a row whose ILP line is under this size always fits.
 pub const ROW_MAX_BYTES: usize = 768 << 10;
 
 const fn micros(v: i64) -> DateTime<Utc> {
@@ -58,11 +62,13 @@ const fn micros(v: i64) -> DateTime<Utc> {
 }
 
 /// What QuestDB 9.3 stores and returns unchanged, part of the backend's
-/// [`dal::Capabilities`]. The encoder refuses every other value at `append`.
+/// [`dal::Capabilities`]. The encoder refuses every other value at `append`, and also a
+/// designated timestamp outside [`DESIGNATED_MIN_MICROS`]`..=`[`DESIGNATED_MAX_MICROS`] and a
+/// row longer than [`ROW_MAX_BYTES`].
 pub const LIMITS: Limits = {
     let mut l = Limits::NONE;
-    l.timestamp_min = micros(COLUMN_MIN_MICROS);
-    l.timestamp_max = micros(TIMESTAMP_MAX_MICROS);
+    // Any DateTime<Utc> in a non-designated TIMESTAMP column round-trips (Limits::NONE).
+
     // DOUBLE/FLOAT store NaN and ±infinity as NULL.
     l.non_finite_floats = false;
     // INT/LONG use i32::MIN/i64::MIN as NULL.
@@ -240,7 +246,7 @@ fn designated_out_of_range(field: &'static FieldMeta, v: &DateTime<Utc>) -> Erro
         format_args!(
             "designated timestamp {v} is outside what QuestDB stores ({} ..= {})",
             micros(DESIGNATED_MIN_MICROS),
-            micros(TIMESTAMP_MAX_MICROS)
+            micros(DESIGNATED_MAX_MICROS)
         ),
     )
 }
@@ -577,7 +583,7 @@ impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
             // of two sees it).
             if PASS != COLUMNS {
                 let micros = v.timestamp_micros();
-                if !(DESIGNATED_MIN_MICROS..=TIMESTAMP_MAX_MICROS).contains(&micros) {
+                if !(DESIGNATED_MIN_MICROS..=DESIGNATED_MAX_MICROS).contains(&micros) {
                     return Err(designated_out_of_range(field, v));
                 }
                 self.ts = Some(micros);
@@ -624,9 +630,9 @@ impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
 }
 
 /// Checks text before it is written: the byte limits of [`LIMITS`] and the field's `max_len`
-/// (as every backend does), and for a symbol, no NUL and not empty. QuestDB's ILP parser refuses
-/// a NUL in a symbol and would reject the whole batch, so such a row is refused here, alone.
-/// Strings (VARCHAR) store and return NUL, so they are not scanned.
+/// (as every backend does), and for a symbol, no NUL: QuestDB's ILP parser refuses a NUL in a
+/// symbol, so such a row is refused here, alone. Strings (VARCHAR) store and return NUL, so they
+/// are not scanned.
 #[inline(always)]
 fn check_text(field: &'static FieldMeta, v: &str, symbol: bool) -> Result<()> {
     TEXT_CHECK.check_text(field, v)?;

@@ -399,10 +399,16 @@ impl QuestDb {
         };
         let mut last = format!("{host} resolves to no address");
         for addr in addrs {
+            // Name the resolved address only when it is not what the URL says.
+            let at = if addr.to_string() == format!("{host}:{port}") {
+                String::new()
+            } else {
+                format!("{addr}: ")
+            };
             match tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr)).await {
                 Ok(Ok(_)) => return Ok(()),
-                Ok(Err(e)) => last = format!("{addr}: {e}"),
-                Err(_) => last = format!("{addr}: no answer within {limit:?}"),
+                Ok(Err(e)) => last = format!("{at}{e}"),
+                Err(_) => last = format!("{at}no answer within {limit:?}"),
             }
         }
         Err(unreachable(last))

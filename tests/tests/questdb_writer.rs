@@ -292,8 +292,9 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                         s.fail_budget = None;
                     }
                 }
+                // What QuestDB 9.3 sends with its JSON errors.
                 let ctype = if body.starts_with('{') {
-                    "application/json"
+                    "application/json; charset=utf-8"
                 } else {
                     "text/plain"
                 };
@@ -334,7 +335,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                             ),
                         };
                         format!(
-                            "HTTP/1.1 {status} Refused\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                            "HTTP/1.1 {status} Refused\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
                             body.len()
                         )
                     }

@@ -39,22 +39,21 @@ pub(crate) fn classify_ilp(e: &questdb::Error) -> IlpFailure {
         | ErrorCode::CouldNotResolveAddr
         | ErrorCode::FailoverRetry => IlpFailure::Transient,
         ErrorCode::ServerFlushError => {
-            let msg = e.msg();
-            let line = refused_line(msg);
-            if msg.contains("code: invalid") || msg.contains("code: request too large") {
-                IlpFailure::Rows {
+            let Some((code, line)) = server_status(e.msg()) else {
+                // A plain-text body: not QuestDB's own answer (a proxy, a restart).
+                return IlpFailure::Transient;
+            };
+            match code.as_str() {
+                "invalid" | "request too large" => IlpFailure::Rows {
                     line,
                     internal: false,
-                }
-            } else if msg.contains("code: internal error") && line.is_some() {
-                IlpFailure::Rows {
+                },
+                "internal error" if line.is_some() => IlpFailure::Rows {
                     line,
                     internal: true,
-                }
-            } else if msg.contains("code: not supported") || msg.contains("code: unauthorised") {
-                IlpFailure::Batch
-            } else {
-                IlpFailure::Transient
+                },
+                "not supported" | "unauthorised" => IlpFailure::Batch,
+                _ => IlpFailure::Transient,
             }
         }
         _ => IlpFailure::Batch,
@@ -67,11 +66,36 @@ pub fn is_transient_ilp(e: &questdb::Error) -> bool {
     classify_ilp(e) == IlpFailure::Transient
 }
 
-/// The `line: N` questdb-rs appends to a server error (`... [id: x, code: invalid, line: 3]`).
-fn refused_line(msg: &str) -> Option<usize> {
+/// QuestDB's status `code` and the 1-based `line` it names, from a server error as questdb-rs
+/// renders it. questdb-rs reads the JSON body only when its content type is exactly
+/// `application/json` and then appends `[id: x, code: invalid, line: 3]`; QuestDB 9.3 sends
+/// `application/json; charset=utf-8`, which questdb-rs passes on as the raw body
+/// (`Could not flush buffer: {"code":"invalid",...,"line":3,...}`). Both are read.
+fn server_status(msg: &str) -> Option<(String, Option<usize>)> {
+    let body = msg.strip_prefix("Could not flush buffer: ").unwrap_or(msg);
+    if body.starts_with('{')
+        && let Ok(json) = serde_json::from_str::<serde_json::Value>(body)
+    {
+        let code = json.get("code")?.as_str()?.to_owned();
+        let line = json
+            .get("line")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n > 0);
+        return Some((code, line));
+    }
     let tail = msg.strip_suffix(']')?;
-    let (_, n) = tail.rsplit_once("line: ")?;
-    n.parse().ok().filter(|&n| n > 0)
+    let (_, details) = tail.rsplit_once(" [")?;
+    let mut code = None;
+    let mut line = None;
+    for part in details.split(", ") {
+        if let Some(c) = part.strip_prefix("code: ") {
+            code = Some(c.to_owned());
+        } else if let Some(n) = part.strip_prefix("line: ") {
+            line = n.parse().ok().filter(|&n| n > 0);
+        }
+    }
+    Some((code?, line))
 }
 
 /// An ILP error raised while encoding one field of a row.
@@ -224,9 +248,46 @@ mod tests {
             "Could not flush buffer: denied [id: x-5, code: unauthorised]",
         );
         assert_eq!(classify_ilp(&unauthorised), IlpFailure::Batch);
-        // A message whose text mentions a line without the bracket is not trusted.
-        assert_eq!(refused_line("value: line: 4"), None);
-        assert_eq!(refused_line("x [code: invalid, line: 0]"), None);
+        // A message whose text mentions a code without the bracket is not trusted.
+        assert_eq!(server_status("value: code: invalid, line: 4"), None);
+        assert_eq!(
+            server_status("x [code: invalid, line: 0]"),
+            Some(("invalid".to_owned(), None))
+        );
+    }
+
+    /// QuestDB 9.3 answers with `application/json; charset=utf-8`, which questdb-rs does not
+    /// recognise as JSON: the raw body must be read (it was classified as transient and retried
+    /// for ever).
+    #[test]
+    fn raw_json_bodies_are_read() {
+        let raw = questdb::Error::new(
+            ErrorCode::ServerFlushError,
+            r#"Could not flush buffer: {"code":"invalid","message":"failed to parse line protocol:errors encountered on line(s):\nerror in line 51: cast error","line":51,"errorId":"ff5d-39"}"#,
+        );
+        assert_eq!(
+            classify_ilp(&raw),
+            IlpFailure::Rows {
+                line: Some(51),
+                internal: false
+            }
+        );
+        let internal = questdb::Error::new(
+            ErrorCode::ServerFlushError,
+            r#"Could not flush buffer: {"code":"internal error","message":"write error","line":2,"errorId":"e"}"#,
+        );
+        assert_eq!(
+            classify_ilp(&internal),
+            IlpFailure::Rows {
+                line: Some(2),
+                internal: true
+            }
+        );
+        let commit = questdb::Error::new(
+            ErrorCode::ServerFlushError,
+            r#"Could not flush buffer: {"code":"internal error","message":"commit error","errorId":"e"}"#,
+        );
+        assert_eq!(classify_ilp(&commit), IlpFailure::Transient);
     }
 
     #[test]

@@ -345,9 +345,12 @@ fn text_symbol_and_row_sizes_are_bounded() {
         a: "a".repeat(ROW_MAX_BYTES / 2),
         b: "b".repeat(TEXT_MAX_BYTES),
     };
-    assert!(
-        ROW_MAX_BYTES / 2 + TEXT_MAX_BYTES > ROW_MAX_BYTES && ROW_MAX_BYTES / 2 < TEXT_MAX_BYTES
-    );
+    const {
+        assert!(
+            ROW_MAX_BYTES / 2 + TEXT_MAX_BYTES > ROW_MAX_BYTES
+                && ROW_MAX_BYTES / 2 < TEXT_MAX_BYTES
+        )
+    };
     let mut buf = Buffer::new(ProtocolVersion::V3);
     match encode_row(&mut buf, "golden_wide", &wide) {
         Err(Error::Validation { field, message, .. }) => {

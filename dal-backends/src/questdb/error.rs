@@ -60,8 +60,9 @@ pub(crate) fn classify_ilp(e: &questdb::Error) -> IlpFailure {
     }
 }
 
-/// Whether a failed ILP flush may succeed if the same batch is sent again (see
-/// [`classify_ilp`]).
+/// Whether a failed ILP flush may succeed if the same batch is sent again: network failures,
+/// timeouts, and server-side conditions not tied to a line (a failed commit, a plain-text 5xx
+/// from a proxy). A refused row, bad credentials or a wrong endpoint never are.
 pub fn is_transient_ilp(e: &questdb::Error) -> bool {
     classify_ilp(e) == IlpFailure::Transient
 }

@@ -406,7 +406,7 @@ mod tests {
                 }
                 b.at(TimestampMicros::new(1_700_000_000_000_001))
             });
-            let again = rebuild(&b, [0..b.len()]).expect("rebuild");
+            let again = rebuild(&b, std::iter::once(0..b.len())).expect("rebuild");
             assert_eq!(again.as_bytes(), b.as_bytes(), "{version:?}");
         }
     }
@@ -458,7 +458,7 @@ mod tests {
                     .column_f64("f", v)?
                     .at(TimestampMicros::new(1))
             });
-            let again = rebuild(&b, [0..b.len()]).expect("rebuild");
+            let again = rebuild(&b, std::iter::once(0..b.len())).expect("rebuild");
             assert_eq!(again.as_bytes(), b.as_bytes(), "{v}");
         }
     }

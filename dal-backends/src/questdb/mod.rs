@@ -58,11 +58,57 @@
 //! This holds for ILP over HTTP, where QuestDB acknowledges a request once it is committed; over
 //! TCP nothing is acknowledged and rows become visible when the server commits them.
 //!
+//! # Health
+//! [`dal::Backend::health_check`] checks both paths: reads (`SELECT 1` over the PG wire) and
+//! writes (the ILP endpoint answers with the configured credentials and offers the protocol
+//! version in use: [`BatchWriter::check_endpoint`]). [`QuestDb::connect`] checks the client
+//! configuration by building an ILP sender from it, so a configuration that could never send
+//! (a `password` without a `username`) is an [`Error::Config`] at once instead of rows dropped
+//! later. An unreachable PG wire is reported with its `host:port` and the cause (connection
+//! refused, name not resolved) as soon as it is known, by reads and by the first append of an
+//! entity (which creates its table).
+//!
+//! # What QuestDB holds: limits checked at `append`
+//! A value QuestDB 9.3 would refuse, change, or later fail to read back is refused by `append`
+//! and `append_all` with [`Error::Validation`] naming entity and field, and nothing of that row
+//! is queued. These are [`codec::LIMITS`] (the backend's [`dal::Capabilities::limits`]) plus two
+//! rules of the designated timestamp:
+//! - NaN and ±infinity in any float field: QuestDB stores them as NULL, so a non-`Option` field
+//!   could not be read back and `Some(NaN)` would come back `None`. Likewise `i32::MIN` and
+//!   `i64::MIN` (the NULL of INT and LONG) and the UUID `80000000-0000-0000-8000-000000000000`.
+//! - The designated timestamp must lie in 1970-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999999Z
+//!   (QuestDB refuses an earlier one, and answers a later one with an error a writer would
+//!   retry); a row at 9999-12-31T23:59:59.999999Z is beyond `range`'s exclusive end (read it
+//!   with `latest`). A non-designated TIMESTAMP holds any `DateTime<Utc>`. Timestamps keep
+//!   microseconds (nanoseconds are truncated: [`dal::Capabilities::timestamp_precision`]).
+//! - A symbol may not contain NUL (QuestDB's ILP parser refuses it); strings may. A symbol is at
+//!   most [`codec::SYMBOL_MAX_BYTES`] (64 KiB), a text or JSON value [`codec::TEXT_MAX_BYTES`]
+//!   (512 KiB), a whole row [`codec::ROW_MAX_BYTES`] (768 KiB) of ILP: QuestDB sends a row over
+//!   the PG wire through a 1 MiB buffer, and a row that does not fit made every read of its
+//!   window fail.
+//!
+//! Reads are robust to rows written outside dal: a NULL in a non-`Option` float or integer
+//! field reads back as the value QuestDB stores for it (NaN, `i32::MIN`, `i64::MIN`).
+//!
+//! # Decimals
+//! A `Decimal` field must declare its precision and scale, `#[entity(precision = 18, scale = 8)]`
+//! (or `scale = 8` alone, precision 28): it becomes `DECIMAL(18, 8)`, every value is stored at
+//! exactly that scale ([`dal::FieldMeta::fit_decimal`]: 12.5 is stored as 12.50000000, a value
+//! with more fractional digits is refused, never rounded) and read back at that scale, as on
+//! every backend. A QuestDB DECIMAL column has one scale for all its values, so a field without a
+//! declaration could not keep each value's own (12.500 would come back 12.5): such a field is
+//! refused, naming it, when its table is created and at every append.
+//!
+//! # Rows QuestDB refuses anyway
+//! When QuestDB still refuses a batch because of a row (a table changed outside dal), the writer
+//! delivers every other row and reports the refused ones: [`WriterStats::rejected_rows`], an
+//! error from the next `flush`, and [`QuestDb::take_refused`] (entity, table, ids and timestamp,
+//! QuestDB's reason). Only transient failures are retried (see [`writer`]).
+//!
 //! # Semantics that differ from other backends
-//! - NULL: QuestDB stores NaN (and ±infinity) in a DOUBLE as NULL, and uses `i32::MIN`/`i64::MIN`
-//!   as the NULL of INT/LONG, so those values read back as NULL (`nan_and_infinity` is false).
-//! - A symbol may not contain NUL (QuestDB's ILP parser refuses it; the row is refused at
-//!   `append`); strings may. Timestamps keep microseconds and cannot precede 1970.
+//! - TTL (`questdb(ttl = "30d")`) is counted back from the newest row of the table: a row older
+//!   than the TTL when it arrives is dropped by QuestDB, and a row far in the future expires
+//!   everything older than the TTL before it.
 //! - Quantiles are exact (`percentile_cont` over the sorted window, fetched with `LIMIT`), not
 //!   QuestDB's `approx_percentile`, which rejects negative values and is approximate.
 //! - Records: QuestDB has no primary keys, deletes or cheap point reads, so this backend does not

@@ -907,6 +907,9 @@ struct Tally {
     last_abandon: Option<Arc<str>>,
 }
 
+/// Rows of a batch still to send, and their refusal when it is already known.
+type Part = (Range<usize>, Option<(IlpFailure, Arc<str>)>);
+
 /// Sends the parts of a refused batch again until every row is delivered or refused alone.
 ///
 /// Rows are taken in order. A part QuestDB refuses at line `L` is split into the rows before
@@ -923,8 +926,7 @@ async fn isolate(
 ) -> Tally {
     let mut tally = Tally::default();
     // Parts still to send, last first; the whole batch's refusal is already known.
-    let mut parts: Vec<(Range<usize>, Option<(IlpFailure, Arc<str>)>)> =
-        vec![(0..rows.len(), Some((failure, why)))];
+    let mut parts: Vec<Part> = vec![(0..rows.len(), Some((failure, why)))];
     while let Some((part, known)) = parts.pop() {
         let (failure, why) = match known {
             Some(k) => k,

@@ -87,6 +87,16 @@ const TEXT_CHECK: Limits = {
     l
 };
 
+/// Runs a [`Limits`] check out of line. The encoder tests each value with the same predicate
+/// inline (a compare or two, folded from the constant [`LIMITS`]) and calls the check, which
+/// builds the error, only for a value that fails it, keeping the error formatting out of the
+/// row loop.
+#[cold]
+#[inline(never)]
+fn out_of_line(check: impl FnOnce() -> Result<()>) -> Result<()> {
+    check()
+}
+
 /// Appends one ILP row for `row` to `buf`, into table `table`.
 ///
 /// `table` must be a valid QuestDB table name (the entity's table, plus a validated namespace
@@ -511,32 +521,32 @@ impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
 
     #[inline(always)]
     fn i32(&mut self, field: &'static FieldMeta, v: i32) -> Result<()> {
-        if PASS != SYMBOLS {
-            LIMITS.check_i32(field, v)?;
+        if PASS != SYMBOLS && !LIMITS.integer_min && v == i32::MIN {
+            out_of_line(|| LIMITS.check_i32(field, v))?;
         }
         self.scalar(field, Held::I64(i64::from(v)))
     }
 
     #[inline(always)]
     fn i64(&mut self, field: &'static FieldMeta, v: i64) -> Result<()> {
-        if PASS != SYMBOLS {
-            LIMITS.check_i64(field, v)?;
+        if PASS != SYMBOLS && !LIMITS.integer_min && v == i64::MIN {
+            out_of_line(|| LIMITS.check_i64(field, v))?;
         }
         self.scalar(field, Held::I64(v))
     }
 
     #[inline(always)]
     fn f32(&mut self, field: &'static FieldMeta, v: f32) -> Result<()> {
-        if PASS != SYMBOLS {
-            LIMITS.check_f64(field, f64::from(v))?;
+        if PASS != SYMBOLS && !LIMITS.non_finite_floats && !v.is_finite() {
+            out_of_line(|| LIMITS.check_f64(field, f64::from(v)))?;
         }
         self.scalar(field, Held::F64(f64::from(v)))
     }
 
     #[inline(always)]
     fn f64(&mut self, field: &'static FieldMeta, v: f64) -> Result<()> {
-        if PASS != SYMBOLS {
-            LIMITS.check_f64(field, v)?;
+        if PASS != SYMBOLS && !LIMITS.non_finite_floats && !v.is_finite() {
+            out_of_line(|| LIMITS.check_f64(field, v))?;
         }
         self.scalar(field, Held::F64(v))
     }
@@ -590,8 +600,8 @@ impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
             }
             return Ok(());
         }
-        if PASS != SYMBOLS {
-            LIMITS.check_timestamp(field, v)?;
+        if PASS != SYMBOLS && (*v < LIMITS.timestamp_min || *v > LIMITS.timestamp_max) {
+            out_of_line(|| LIMITS.check_timestamp(field, v))?;
         }
         self.scalar(field, Held::Micros(v.timestamp_micros()))
     }
@@ -635,7 +645,14 @@ impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
 /// are not scanned.
 #[inline(always)]
 fn check_text(field: &'static FieldMeta, v: &str, symbol: bool) -> Result<()> {
-    TEXT_CHECK.check_text(field, v)?;
+    let bound = if field.symbol {
+        TEXT_CHECK.symbol_max_bytes.or(TEXT_CHECK.text_max_bytes)
+    } else {
+        TEXT_CHECK.text_max_bytes
+    };
+    if bound.is_some_and(|max| v.len() > max) || field.max_len.is_some() {
+        out_of_line(|| TEXT_CHECK.check_text(field, v))?;
+    }
     if symbol && has_nul(v.as_bytes()) {
         return Err(symbol_nul(field));
     }

@@ -44,6 +44,7 @@ struct AllKinds {
     note: Option<String>,
     uid: Option<Uuid>,
     at: Option<DateTime<Utc>>,
+    #[entity(precision = 18, scale = 8)]
     amount: Option<Decimal>,
     #[entity(json)]
     meta: Option<BTreeMap<String, i64>>,
@@ -190,7 +191,7 @@ fn every_kind_some_v3() {
     row.note = Some("ok".into());
     row.uid = Some(Uuid::from_u128(1));
     row.at = Some(ts(86_400_000_001));
-    row.amount = Some(Decimal::new(-12345, 2)); // -123.45
+    row.amount = Some(Decimal::new(-12345, 2)); // -123.45, sent at the declared scale 8
     row.meta = Some(BTreeMap::from([("a".to_owned(), 1)]));
     let bytes = encode(ProtocolVersion::V3, "golden_all", &[row]);
     let mut want = b"golden_all,venue=XNYS,side=sell id=7i,flag=f,maybe=0i,small=-3i,medium=40i,large=9223372036854775807i,ratio32=".to_vec();
@@ -200,8 +201,8 @@ fn every_kind_some_v3() {
     want.extend_from_slice(
         b",note=\"ok\",uid=\"00000000-0000-0000-0000-000000000001\",at=86400000001t,amount=",
     );
-    // -12345 = 0xCFC7 in two's complement, scale 2.
-    want.extend_from_slice(&[b'=', 23, 2, 2, 0xCF, 0xC7]);
+    // -123.45000000: mantissa -12_345_000_000 = 0xFD202E3FC0 in two's complement, scale 8.
+    want.extend_from_slice(&[b'=', 23, 8, 5, 0xFD, 0x20, 0x2E, 0x3F, 0xC0]);
     want.extend_from_slice(b",meta=\"{\\\"a\\\":1}\" 1700000000123456t\n");
     assert_eq!(
         bytes,
@@ -235,22 +236,209 @@ fn unicode_passes_through_unescaped() {
     assert!(line.contains(",note=\"é—😀\" "), "{line}");
 }
 
+/// Encodes `row` into a fresh buffer and returns the validation error's field, asserting the
+/// buffer stayed empty.
+fn refused_field(row: &AllKinds) -> Option<&'static str> {
+    let mut buf = Buffer::new(ProtocolVersion::V3);
+    match encode_row(&mut buf, "golden_all", row) {
+        Err(Error::Validation { entity, field, .. }) => {
+            assert_eq!(entity, "AllKinds");
+            assert!(buf.is_empty(), "a refused row left bytes behind");
+            field
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+/// QuestDB reads NaN and ±inf in a DOUBLE/FLOAT, and i32::MIN/i64::MIN in an INT/LONG, back as
+/// NULL: in a non-Option field that read fails, in an Option it silently becomes None. Both are
+/// refused at encoding, naming the field.
 #[test]
-fn nan_and_infinities() {
+fn values_questdb_reads_back_as_null_are_refused() {
+    for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut row = all_none();
+        row.ratio = Some(v);
+        assert_eq!(refused_field(&row), Some("ratio"), "{v}");
+    }
+    for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut row = all_none();
+        row.ratio32 = v;
+        assert_eq!(refused_field(&row), Some("ratio32"), "{v}");
+    }
     let mut row = all_none();
-    row.ratio = Some(f64::NAN);
-    row.ratio32 = f32::INFINITY;
-    let line = text(&encode(ProtocolVersion::V1, "golden_all", &[row.clone()]));
-    assert!(line.contains(",ratio32=Infinity,ratio=NaN "), "{line}");
-    row.ratio = Some(f64::NEG_INFINITY);
-    let bytes = encode(ProtocolVersion::V2, "golden_all", &[row]);
-    let mut tail = b",ratio=".to_vec();
-    tail.extend(f64b(f64::NEG_INFINITY));
+    row.medium = i32::MIN;
+    assert_eq!(refused_field(&row), Some("medium"));
+    let mut row = all_none();
+    row.large = Some(i64::MIN);
+    assert_eq!(refused_field(&row), Some("large"));
+    let mut row = all_none();
+    row.uid = Some(Uuid::from_u128(0x8000_0000_0000_0000_8000_0000_0000_0000));
+    assert_eq!(refused_field(&row), Some("uid"));
+
+    // The values next to them are stored as they are; i16 widens to INT, so i16::MIN is fine.
+    let mut row = all_none();
+    row.ratio = Some(f64::MAX);
+    row.ratio32 = f32::MIN_POSITIVE;
+    row.medium = i32::MIN + 1;
+    row.large = Some(i64::MIN + 1);
+    row.small = i16::MIN;
+    row.uid = Some(Uuid::from_u128(0x8000_0000_0000_0000_8000_0000_0000_0001));
+    let line = text(&encode(ProtocolVersion::V1, "golden_all", &[row]));
     assert!(
-        bytes.windows(tail.len()).any(|w| w == tail.as_slice()),
-        "{}",
-        text(&bytes)
+        line.contains("small=-32768i,medium=-2147483647i,large=-9223372036854775807i"),
+        "{line}"
     );
+}
+
+#[test]
+fn timestamps_are_checked_at_both_ends() {
+    // The designated timestamp: 1970-01-01 ..= 9999-12-31T23:59:59.999999, both ends included.
+    for ok in [0, 253_402_300_799_999_999] {
+        let mut row = all_none();
+        row.ts = ts(ok);
+        let line = text(&encode(ProtocolVersion::V3, "golden_all", &[row]));
+        assert!(line.ends_with(&format!(" {ok}t\n")), "{line}");
+    }
+    for bad in [-1, 253_402_300_800_000_000] {
+        let mut row = all_none();
+        row.ts = ts(bad);
+        assert_eq!(refused_field(&row), Some("ts"), "{bad}");
+    }
+    // A TIMESTAMP column holds any DateTime<Utc>, before 1970 and after 9999 included.
+    for at in [DateTime::<Utc>::MIN_UTC, ts(-1), DateTime::<Utc>::MAX_UTC] {
+        let mut row = all_none();
+        row.at = Some(at);
+        let line = text(&encode(ProtocolVersion::V1, "golden_all", &[row]));
+        assert!(
+            line.contains(&format!(",at={}t", at.timestamp_micros())),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn text_symbol_and_row_sizes_are_bounded() {
+    use dal_backends::questdb::codec::{ROW_MAX_BYTES, SYMBOL_MAX_BYTES, TEXT_MAX_BYTES};
+    let mut row = all_none();
+    row.venue = "v".repeat(SYMBOL_MAX_BYTES);
+    encode(ProtocolVersion::V3, "golden_all", &[row.clone()]);
+    row.venue.push('v');
+    assert_eq!(refused_field(&row), Some("venue"));
+
+    let mut row = all_none();
+    row.meta = Some(BTreeMap::from([("k".repeat(TEXT_MAX_BYTES - 8), 1)]));
+    encode(ProtocolVersion::V3, "golden_all", &[row.clone()]);
+    row.meta = Some(BTreeMap::from([("k".repeat(TEXT_MAX_BYTES), 1)]));
+    assert_eq!(refused_field(&row), Some("meta"));
+
+    // Each value fits, the row does not: the error names the longest text field.
+    #[derive(Debug, Clone, PartialEq, Entity)]
+    #[entity(table = "golden_wide", questdb(partition = "day"))]
+    struct Wide {
+        #[entity(timestamp)]
+        ts: DateTime<Utc>,
+        a: String,
+        b: String,
+    }
+    let wide = Wide {
+        ts: ts(1),
+        a: "a".repeat(ROW_MAX_BYTES / 2),
+        b: "b".repeat(TEXT_MAX_BYTES),
+    };
+    const {
+        assert!(
+            ROW_MAX_BYTES / 2 + TEXT_MAX_BYTES > ROW_MAX_BYTES
+                && ROW_MAX_BYTES / 2 < TEXT_MAX_BYTES
+        )
+    };
+    let mut buf = Buffer::new(ProtocolVersion::V3);
+    match encode_row(&mut buf, "golden_wide", &wide) {
+        Err(Error::Validation { field, message, .. }) => {
+            assert_eq!(field, Some("b"));
+            assert!(message.contains("PG-wire"), "{message}");
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn decimals_are_sent_at_the_declared_scale() {
+    let scaled = |d: Decimal| {
+        let mut row = all_none();
+        row.amount = Some(d);
+        encode(ProtocolVersion::V3, "golden_all", &[row])
+    };
+    // 12.5, 12.500 and 12.50000000 are one value at scale 8: 1_250_000_000 = 0x4A817C80.
+    let want: &[u8] = &[b'=', 23, 8, 4, 0x4A, 0x81, 0x7C, 0x80];
+    for d in [
+        Decimal::new(125, 1),
+        Decimal::new(12_500, 3),
+        Decimal::new(1_250_000_000, 8),
+    ] {
+        let bytes = scaled(d);
+        assert!(
+            bytes.windows(want.len()).any(|w| w == want),
+            "{d}: {}",
+            text(&bytes)
+        );
+    }
+    // Zero keeps the scale too: mantissa 0, scale 8.
+    let zero = scaled(Decimal::new(0, 3));
+    assert!(
+        zero.windows(5).any(|w| w == [b'=', 23, 8, 1, 0]),
+        "{}",
+        text(&zero)
+    );
+    // More fractional digits than the scale, or more integer digits than precision - scale.
+    let mut row = all_none();
+    row.amount = Some(Decimal::new(1, 9));
+    assert_eq!(refused_field(&row), Some("amount"));
+    row.amount = Some(Decimal::new(10_000_000_000, 0));
+    assert_eq!(refused_field(&row), Some("amount"));
+}
+
+/// A QuestDB DECIMAL column has one scale, so a Decimal field must declare it; one that does not
+/// is refused when its table is made and when a row is written, even a row where it is None.
+#[test]
+fn an_undeclared_decimal_is_refused_naming_the_field() {
+    #[derive(Debug, Clone, PartialEq, Entity)]
+    #[entity(table = "golden_free_decimal", questdb(partition = "day"))]
+    struct FreeDecimal {
+        #[entity(timestamp)]
+        ts: DateTime<Utc>,
+        price: Option<Decimal>,
+    }
+    let ddl = ddl::create_table_sql(FreeDecimal::META, "golden_free_decimal").unwrap_err();
+    assert!(
+        matches!(
+            &ddl,
+            Error::Validation { entity: "FreeDecimal", field: Some("price"), message }
+                if message.contains("precision = 18, scale = 8")
+        ),
+        "{ddl}"
+    );
+    for price in [None, Some(Decimal::ONE)] {
+        let mut buf = Buffer::new(ProtocolVersion::V3);
+        let e = encode_row(
+            &mut buf,
+            "golden_free_decimal",
+            &FreeDecimal { ts: ts(1), price },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Validation {
+                    entity: "FreeDecimal",
+                    field: Some("price"),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(buf.is_empty());
+    }
 }
 
 #[test]
@@ -274,12 +462,14 @@ fn a_refused_row_leaves_the_buffer_untouched() {
     encode_row(&mut buf, "golden_all", &all_none()).expect("first row");
     let before = buf.as_bytes().to_vec();
 
-    // A designated timestamp before 1970, discovered after symbols and columns were written.
-    let mut early = all_none();
-    early.ts = ts(-1);
-    match encode_row(&mut buf, "golden_all", &early) {
-        Err(Error::Codec { entity, field, .. }) => assert_eq!((entity, field), ("AllKinds", "ts")),
-        other => panic!("expected a codec error on ts, got {other:?}"),
+    // A JSON field whose text is too long, discovered after symbols and columns were written.
+    let mut long_json = all_none();
+    long_json.meta = Some(BTreeMap::from([("k".repeat(1 << 20), 1)]));
+    match encode_row(&mut buf, "golden_all", &long_json) {
+        Err(Error::Validation { entity, field, .. }) => {
+            assert_eq!((entity, field), ("AllKinds", Some("meta")))
+        }
+        other => panic!("expected a validation error on meta, got {other:?}"),
     }
     assert_eq!(buf.as_bytes(), before.as_slice());
     assert_eq!(buf.row_count(), 1);
@@ -331,10 +521,12 @@ fn decimals_need_protocol_v3() {
         })
     ));
     assert!(buf.is_empty());
-    // The widest rust_decimal: 96-bit mantissa, scale 28.
-    row.amount = Some(Decimal::from_i128_with_scale(-(1i128 << 95), 28));
+    // The widest value of DECIMAL(18, 8): 9999999999.99999999.
+    row.amount = Some(Decimal::new(999_999_999_999_999_999, 8));
     let bytes = encode(ProtocolVersion::V3, "golden_all", &[row]);
-    let want: &[u8] = &[b'=', 23, 28, 12, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let want: &[u8] = &[
+        b'=', 23, 8, 8, 0x0D, 0xE0, 0xB6, 0xB3, 0xA7, 0x63, 0xFF, 0xFF,
+    ];
     assert!(
         bytes.windows(want.len()).any(|w| w == want),
         "{}",
@@ -389,7 +581,7 @@ fn ddl_of_every_kind_and_of_an_unpartitioned_table() {
     "note" VARCHAR,
     "uid" UUID,
     "at" TIMESTAMP,
-    "amount" DECIMAL(57, 28),
+    "amount" DECIMAL(18, 8),
     "meta" VARCHAR
 ) TIMESTAMP("ts") PARTITION BY HOUR TTL 7 DAYS WAL
 DEDUP UPSERT KEYS("ts", "id")"#

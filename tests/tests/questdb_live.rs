@@ -14,6 +14,9 @@ use dal::{
     Aggregate, Backend, Entity, Error, Filter, MetricQuery, MetricsStore, RangeQuery, Repository,
     TimeSeriesStore,
 };
+use dal_backends::questdb::codec::{
+    DESIGNATED_MAX_MICROS, ROW_MAX_BYTES, SYMBOL_MAX_BYTES, TEXT_MAX_BYTES,
+};
 use dal_backends::questdb::{QuestDb, QuestDbOptions};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -60,6 +63,7 @@ struct AllKinds {
     note: Option<String>,
     uid: Option<Uuid>,
     at: Option<DateTime<Utc>>,
+    #[entity(precision = 18, scale = 8)]
     amount: Option<Decimal>,
     #[entity(json)]
     meta: Option<BTreeMap<String, i64>>,
@@ -120,7 +124,7 @@ fn full(id: i64, ts: i64) -> AllKinds {
         note: Some("line\nbreak \"quoted\" \\ 東京 😀".into()),
         uid: Some(Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef)),
         at: Some(at(1)),
-        amount: Some(Decimal::from_i128_with_scale(-(1i128 << 95) + 7, 28)),
+        amount: Some(Decimal::new(-999_999_999_999_999_999, 8)),
         meta: Some(BTreeMap::from([("depth".to_owned(), -3)])),
         ..bare(id, ts, "XNYS venue")
     }
@@ -136,6 +140,9 @@ async fn health_check_and_capabilities() {
     assert!(!caps.read_your_writes);
     assert!(caps.time_series_dedup);
     assert!(!caps.limits.non_finite_floats);
+    assert!(!caps.limits.integer_min);
+    assert_eq!(caps.limits.symbol_max_bytes, Some(SYMBOL_MAX_BYTES));
+    assert_eq!(caps.limits.text_max_bytes, Some(TEXT_MAX_BYTES));
 }
 
 #[tokio::test]
@@ -152,7 +159,7 @@ async fn every_type_round_trips() {
             small: Some(0),
             ratio: Some(0.0),
             note: Some(String::new()),
-            amount: Some(Decimal::new(1, 28)),
+            amount: Some(Decimal::new(1, 8)),
             ..bare(3, T0 + 2, "B")
         },
     ];
@@ -164,6 +171,10 @@ async fn every_type_round_trips() {
         .await
         .expect("range");
     assert_eq!(back, rows);
+    // Decimal equality ignores the scale: every amount comes back at the declared scale.
+    for r in &back {
+        assert!(r.amount.is_none_or(|d| d.scale() == 8), "{:?}", r.amount);
+    }
     db.drop_table::<AllKinds>().await.expect("drop");
 }
 
@@ -805,8 +816,11 @@ fn url_addr(url: &str) -> Option<std::net::SocketAddr> {
     host_port.to_socket_addrs().ok()?.next()
 }
 
+/// The first append of an entity creates its table over the PG wire. When the PG wire cannot be
+/// reached it fails at once, naming the address and the cause (it used to wait up to the flush
+/// timeout, 60 s, for the server); once the server is reachable the same append succeeds.
 #[tokio::test]
-async fn the_first_append_waits_for_questdb_to_create_the_table() {
+async fn the_first_append_reports_an_unreachable_pg_wire_at_once() {
     let ns = dal_tests::unique_namespace("qdb_late");
     let Some(mut options) = live(&ns) else { return };
     let Some(pg) = url_addr(&options.pg_url) else {
@@ -815,6 +829,8 @@ async fn the_first_append_waits_for_questdb_to_create_the_table() {
     };
     let proxy = CutProxy::start(pg);
     proxy.cut();
+    // The proxy closes its port on its next turn.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let (user_part, rest) = options.pg_url.split_once("://").expect("url");
     let auth = rest.split('/').next().unwrap_or_default();
     let creds = auth
@@ -823,11 +839,14 @@ async fn the_first_append_waits_for_questdb_to_create_the_table() {
         .unwrap_or_default();
     let path = rest.split_once('/').map(|(_, p)| p).unwrap_or("qdb");
     options.pg_url = format!("{user_part}://{creds}{}/{path}", proxy.addr);
-    options.connect_timeout = Duration::from_millis(200);
-    options.writer.retry.max_backoff = Duration::from_millis(100);
+    // Long waits everywhere: the error must come from knowing the cause.
+    options.connect_timeout = Duration::from_secs(600);
+    options.writer.flush_timeout = Some(Duration::from_secs(600));
     let db = QuestDb::connect(options).expect("a handle while QuestDB is unreachable");
-    assert!(db.health_check().await.is_err());
-
+    let limit = Duration::from_secs(60);
+    let health = tokio::time::timeout(limit, db.health_check())
+        .await
+        .expect("health reports at once");
     let repo: Repository<Sample, _> = Repository::new(db.clone());
     let row = Sample {
         id: 1,
@@ -836,21 +855,26 @@ async fn the_first_append_waits_for_questdb_to_create_the_table() {
         value: 1.0,
         qty: None,
     };
-    let pending = {
-        let (repo, row) = (repo.clone(), row.clone());
-        tokio::spawn(async move { repo.append(&row).await })
-    };
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(
-        !pending.is_finished(),
-        "the append waits instead of failing"
-    );
-    proxy.restore();
-    tokio::time::timeout(Duration::from_secs(10), pending)
+    let append = tokio::time::timeout(limit, repo.append(&row))
         .await
-        .expect("the append finishes once QuestDB is reachable")
-        .expect("join")
-        .expect("append");
+        .expect("the append reports at once");
+    for e in [health.expect_err("cut"), append.expect_err("cut")] {
+        assert!(matches!(e, Error::Unavailable { .. }), "{e}");
+        let shown = e.to_string();
+        assert!(shown.contains(&proxy.addr.to_string()), "{shown}");
+        assert!(shown.to_lowercase().contains("refused"), "{shown}");
+    }
+    proxy.restore();
+    // The proxy opens its port again on its next turn.
+    let started = std::time::Instant::now();
+    while db.health_check().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still unreachable"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    repo.append(&row).await.expect("append once reachable");
     repo.flush().await.expect("flush");
     let got = repo
         .range(&RangeQuery::new(at(T0), at(T0 + 1)))
@@ -858,6 +882,390 @@ async fn the_first_append_waits_for_questdb_to_create_the_table() {
         .expect("range");
     assert_eq!(got, [row]);
     db.drop_table::<Sample>().await.expect("drop");
+}
+
+/// `health_check` covers the write path: with reads fine and the ILP endpoint unreachable, the
+/// handle is not healthy, and the error names the ILP address.
+#[tokio::test]
+async fn health_check_covers_the_ilp_endpoint() {
+    let ns = dal_tests::unique_namespace("qdb_ilp_health");
+    let Some(mut options) = live(&ns) else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    options.client_conf = format!("http::addr=127.0.0.1:{port};");
+    let db = QuestDb::connect(options).expect("handle");
+    let e = db.health_check().await.expect_err("no ILP endpoint");
+    assert!(e.is_transient(), "{e}");
+    assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
+}
+
+/// Every kind of value QuestDB cannot hold, or would change, is refused at `append` naming its
+/// field, and nothing of that row is stored; the values at the limits round-trip.
+#[tokio::test]
+async fn values_at_the_limits_round_trip_and_beyond_them_are_refused() {
+    let Some(db) = connect("qdb_limits") else {
+        return;
+    };
+    let repo: Repository<AllKinds, _> = Repository::new(db.clone());
+    let max_micros = |t: DateTime<Utc>| at(t.timestamp_micros());
+    let mut good = vec![
+        AllKinds {
+            ratio: Some(f64::MAX),
+            ratio32: Some(f32::MIN_POSITIVE),
+            medium: Some(i32::MIN + 1),
+            large: Some(i64::MIN + 1),
+            small: Some(i16::MIN),
+            at: Some(max_micros(DateTime::<Utc>::MIN_UTC)),
+            note: Some("nul \0 inside".into()),
+            side: Some(String::new()),
+            ..bare(1, T0 + 4, "lower bounds")
+        },
+        AllKinds {
+            ratio: Some(f64::from_bits(1)), // the smallest subnormal
+            at: Some(max_micros(DateTime::<Utc>::MAX_UTC)),
+            uid: Some(Uuid::from_u128(0x8000_0000_0000_0000_8000_0000_0000_0001)),
+            ..bare(2, T0 + 3, "upper bounds")
+        },
+        AllKinds {
+            note: Some("t".repeat(TEXT_MAX_BYTES)),
+            ..bare(3, T0, &"s".repeat(SYMBOL_MAX_BYTES))
+        },
+        AllKinds {
+            // Each value within its limit, the row just under the row limit.
+            note: Some("t".repeat(TEXT_MAX_BYTES)),
+            meta: Some(BTreeMap::from([(
+                "m".repeat(ROW_MAX_BYTES - TEXT_MAX_BYTES - SYMBOL_MAX_BYTES - 1024),
+                1,
+            )])),
+            ..bare(4, T0 + 1, &"s".repeat(SYMBOL_MAX_BYTES))
+        },
+        AllKinds {
+            at: Some(at(-1)), // before 1970 in a TIMESTAMP column
+            ..bare(5, T0 + 2, "pre-1970 column")
+        },
+    ];
+    // AllKinds' table has a TTL, which QuestDB counts back from its newest row: a row at 9999
+    // would expire every other partition. The designated bounds go to a table without one.
+    #[derive(Debug, Clone, PartialEq, Entity)]
+    #[entity(table = "live_bounds", questdb(partition = "year", dedup))]
+    struct Bound {
+        #[entity(id)]
+        id: i64,
+        #[entity(timestamp)]
+        ts: DateTime<Utc>,
+    }
+    let bounds: Repository<Bound, _> = Repository::new(db.clone());
+    let edges = [
+        Bound { id: 1, ts: at(0) },
+        Bound {
+            id: 2,
+            ts: at(DESIGNATED_MAX_MICROS),
+        },
+    ];
+    bounds.append_all(&edges).await.expect("append_all");
+    for (id, ts) in [(3, -1), (4, DESIGNATED_MAX_MICROS + 1)] {
+        let e = bounds
+            .append(&Bound { id, ts: at(ts) })
+            .await
+            .expect_err("out of range");
+        assert!(
+            matches!(
+                e,
+                Error::Validation {
+                    field: Some("ts"),
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+    bounds.flush().await.expect("flush");
+    let mut stored = bounds
+        .range(&RangeQuery::new(at(0), at(DESIGNATED_MAX_MICROS)))
+        .await
+        .expect("range");
+    // A row at the designated maximum is beyond `range`'s exclusive end; `latest` reaches it.
+    stored.extend(
+        bounds
+            .latest(Bound::ID, &Bound::ID.eq(2))
+            .await
+            .expect("latest"),
+    );
+    assert_eq!(stored, edges);
+    db.drop_table::<Bound>().await.expect("drop");
+
+    let report = repo.append_all(&good).await.expect("append_all");
+    assert!(report.is_complete(), "{:?}", report.failed);
+    let bad: Vec<(AllKinds, &str)> = vec![
+        (
+            AllKinds {
+                ratio: Some(f64::NAN),
+                ..bare(10, T0 + 10, "x")
+            },
+            "ratio",
+        ),
+        (
+            AllKinds {
+                ratio: Some(f64::INFINITY),
+                ..bare(11, T0 + 11, "x")
+            },
+            "ratio",
+        ),
+        (
+            AllKinds {
+                ratio32: Some(f32::NEG_INFINITY),
+                ..bare(12, T0 + 12, "x")
+            },
+            "ratio32",
+        ),
+        (
+            AllKinds {
+                medium: Some(i32::MIN),
+                ..bare(13, T0 + 13, "x")
+            },
+            "medium",
+        ),
+        (
+            AllKinds {
+                large: Some(i64::MIN),
+                ..bare(14, T0 + 14, "x")
+            },
+            "large",
+        ),
+        (
+            AllKinds {
+                uid: Some(Uuid::from_u128(0x8000_0000_0000_0000_8000_0000_0000_0000)),
+                ..bare(15, T0 + 15, "x")
+            },
+            "uid",
+        ),
+        (bare(16, -1, "x"), "ts"),
+        (bare(17, DESIGNATED_MAX_MICROS + 1, "x"), "ts"),
+        (
+            bare(18, T0 + 18, &"s".repeat(SYMBOL_MAX_BYTES + 1)),
+            "venue",
+        ),
+        (bare(19, T0 + 19, "a\0b"), "venue"),
+        (
+            AllKinds {
+                note: Some("t".repeat(TEXT_MAX_BYTES + 1)),
+                ..bare(20, T0 + 20, "x")
+            },
+            "note",
+        ),
+        (
+            AllKinds {
+                amount: Some(Decimal::new(1, 9)),
+                ..bare(21, T0 + 21, "x")
+            },
+            "amount",
+        ),
+        (
+            AllKinds {
+                amount: Some(Decimal::new(1, 0) * Decimal::from(10_000_000_000i64)),
+                ..bare(22, T0 + 22, "x")
+            },
+            "amount",
+        ),
+    ];
+    for (row, field) in &bad {
+        let e = repo.append(row).await.expect_err(field);
+        assert!(
+            matches!(e, Error::Validation { entity: "AllKinds", field: Some(f), .. } if f == *field),
+            "{field}: {e}"
+        );
+    }
+    repo.flush().await.expect("flush");
+    let mut back = repo
+        .range(&RangeQuery::new(at(0), at(DESIGNATED_MAX_MICROS)))
+        .await
+        .expect("every stored row reads back");
+    back.sort_by_key(|r| r.id);
+    good.sort_by_key(|r| r.id);
+    assert_eq!(back.len(), good.len(), "only the good rows are stored");
+    for (got, want) in back.iter().zip(&good) {
+        assert_eq!(got, want, "row {}", want.id);
+    }
+    assert_eq!(back[1].ratio.map(f64::to_bits), Some(1), "subnormal kept");
+    db.drop_table::<AllKinds>().await.expect("drop");
+}
+
+/// A row QuestDB refuses although dal let it through (here: a table whose column was changed
+/// outside dal) does not block the rows around it: they are stored, the refused one is reported
+/// by `flush` and by `take_refused`.
+#[tokio::test]
+async fn a_row_questdb_refuses_does_not_block_the_others() {
+    let Some(db) = connect("qdb_refused") else {
+        return;
+    };
+    /// Writes into Sample's table with `qty` as text, which a LONG column refuses.
+    #[derive(Debug, Clone, PartialEq, Entity)]
+    #[entity(table = "live_metric", questdb(partition = "day", dedup))]
+    struct WrongQty {
+        #[entity(id)]
+        id: i64,
+        #[entity(timestamp)]
+        ts: DateTime<Utc>,
+        #[entity(symbol)]
+        name: String,
+        value: f64,
+        qty: Option<String>,
+    }
+    db.create_table::<Sample>().await.expect("table");
+    let table = db.table_name(Sample::META);
+    let repo: Repository<Sample, _> = Repository::new(db.clone());
+    let good: Vec<Sample> = (0..104)
+        .map(|i| Sample {
+            id: i,
+            ts: at(T0 + i),
+            name: "ok".into(),
+            value: i as f64,
+            qty: Some(i),
+        })
+        .collect();
+    repo.append_all(&good[..50]).await.expect("append_all");
+    let wrong = WrongQty {
+        id: 1_000,
+        ts: at(T0 + 1_000),
+        name: "bad".into(),
+        value: 0.0,
+        qty: Some("not a number".into()),
+    };
+    db.writer().append(&table, &wrong).await.expect("queued");
+    repo.append_all(&good[50..]).await.expect("append_all");
+    let e = repo.flush().await.expect_err("one row was refused");
+    assert!(!e.is_transient(), "{e}");
+    assert!(e.to_string().contains("1 queued row(s)"), "{e}");
+    let refused = db.take_refused();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].entity, "WrongQty");
+    assert!(
+        refused[0].key.starts_with("id=1000, "),
+        "{}",
+        refused[0].key
+    );
+    repo.flush().await.expect("the refusal was reported once");
+    let back = repo
+        .range(&RangeQuery::new(at(T0), at(T0 + 2_000)))
+        .await
+        .expect("range");
+    assert_eq!(back, good, "every other row is stored");
+    db.drop_table::<Sample>().await.expect("drop");
+}
+
+/// Rows written outside dal with QuestDB's NULL in a non-Option DOUBLE or LONG read back as the
+/// values QuestDB stores for them (NaN, i64::MIN) instead of failing every read of the window.
+#[tokio::test]
+async fn nulls_in_non_option_fields_written_outside_dal_read_back() {
+    let Some(db) = connect("qdb_nulls") else {
+        return;
+    };
+    db.create_table::<Sample>().await.expect("table");
+    let table = db.table_name(Sample::META);
+    db.execute(&format!(
+        "INSERT INTO \"{table}\" (id, ts, name, value, qty) VALUES (NULL, '2023-11-14T22:13:20.000000Z', 'n', NULL, NULL)"
+    ))
+    .await
+    .expect("insert");
+    db.execute(&format!("SELECT wait_wal_table('{table}')"))
+        .await
+        .expect("wait");
+    let repo: Repository<Sample, _> = Repository::new(db.clone());
+    let back = repo
+        .range(&RangeQuery::new(at(T0 - 1_000_000), at(T0 + 1_000_000)))
+        .await
+        .expect("the window reads");
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].id, i64::MIN);
+    assert!(back[0].value.is_nan());
+    assert_eq!(back[0].qty, None);
+    db.drop_table::<Sample>().await.expect("drop");
+}
+
+/// A declared decimal comes back at exactly its declared scale: 12.5 and 12.500 as 12.500, 0 as
+/// 0.000 (QuestDB used to return 12.5 and 0), and filters compare values, not text.
+#[tokio::test]
+async fn decimals_keep_the_declared_scale() {
+    let Some(db) = connect("qdb_decimal") else {
+        return;
+    };
+    #[derive(Debug, Clone, PartialEq, Entity)]
+    #[entity(table = "live_decimal", questdb(partition = "day", dedup))]
+    struct Priced {
+        #[entity(id)]
+        id: i64,
+        #[entity(timestamp)]
+        ts: DateTime<Utc>,
+        #[entity(precision = 18, scale = 3)]
+        price: rust_decimal::Decimal,
+        #[entity(scale = 8)]
+        fee: Option<rust_decimal::Decimal>,
+    }
+    let repo: Repository<Priced, _> = Repository::new(db.clone());
+    let prices = [
+        Decimal::new(125, 1),
+        Decimal::new(12_500, 3),
+        Decimal::new(0, 0),
+        Decimal::new(-1, 3),
+        Decimal::new(999_999_999_999_999_999, 3),
+    ];
+    for (i, p) in prices.iter().enumerate() {
+        repo.append(&Priced {
+            id: i as i64,
+            ts: at(T0 + i as i64),
+            price: *p,
+            fee: (i % 2 == 0).then(|| Decimal::new(5, 1)),
+        })
+        .await
+        .expect("append");
+    }
+    let e = repo
+        .append(&Priced {
+            id: 9,
+            ts: at(T0 + 9),
+            price: Decimal::new(12_345, 4),
+            fee: None,
+        })
+        .await
+        .expect_err("four fractional digits in a scale-3 field");
+    assert!(
+        matches!(
+            e,
+            Error::Validation {
+                field: Some("price"),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    repo.flush().await.expect("flush");
+    let back = repo
+        .range(&RangeQuery::new(at(T0), at(T0 + 100)))
+        .await
+        .expect("range");
+    let shown: Vec<String> = back.iter().map(|r| r.price.to_string()).collect();
+    assert_eq!(
+        shown,
+        ["12.500", "12.500", "0.000", "-0.001", "999999999999999.999"]
+    );
+    for r in &back {
+        assert_eq!(r.price.scale(), 3);
+        assert!(
+            r.fee.is_none_or(|f| f.to_string() == "0.50000000"),
+            "{:?}",
+            r.fee
+        );
+    }
+    let twelve = repo
+        .range(
+            &RangeQuery::new(at(T0), at(T0 + 100)).filter(Priced::PRICE.eq(Decimal::new(125, 1))),
+        )
+        .await
+        .expect("filter");
+    assert_eq!(twelve.iter().map(|r| r.id).collect::<Vec<_>>(), [0, 1]);
+    db.drop_table::<Priced>().await.expect("drop");
 }
 
 #[tokio::test]

@@ -3,11 +3,14 @@
 //!
 //! The endpoint speaks just enough HTTP/1.1 for questdb-rs's ILP-over-HTTP sender: it answers
 //! `POST /write` with 204 and records the request's rows, or fails the request (500/503/400) or
-//! the connection (a closed port) as the test asks. A failed request records nothing, like
-//! QuestDB, whose HTTP requests are all-or-nothing. The writer uses ILP protocol version 1 here,
+//! the connection (a closed port) as the test asks. It can also refuse particular rows the way
+//! QuestDB does: the first line holding a refused id fails the whole request with QuestDB's
+//! JSON error (400 `invalid`, or 500 `internal error`) naming that line. A failed request records
+//! nothing, like QuestDB, whose HTTP requests are all-or-nothing. Other paths (`GET /settings`)
+//! get 404, as from a QuestDB without that endpoint. The writer uses ILP protocol version 1 here,
 //! so rows are plain text lines and can be counted by their `id`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use dal::{Entity, Error};
-use dal_backends::questdb::{BatchWriter, WriterOptions};
+use dal_backends::questdb::{BatchWriter, QuestDb, QuestDbOptions, WriterOptions};
 
 #[derive(Debug, Clone, PartialEq, Entity)]
 #[entity(table = "wt", questdb(partition = "day", dedup))]
@@ -52,12 +55,25 @@ enum Mode {
     Fail(u16, &'static str),
 }
 
+/// How the endpoint refuses the rows whose id is in [`State::refuse`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Refusal {
+    /// 400 `invalid` naming the line, as for a line QuestDB cannot parse or append.
+    Invalid,
+    /// 500 `internal error` naming the line, as for a designated timestamp after 9999.
+    Internal,
+    /// 400 `invalid` without a line number.
+    InvalidNoLine,
+}
+
 #[derive(Default)]
 struct Received {
     /// Every request answered 2xx: arrival time and row ids.
     batches: Vec<(Instant, Vec<i64>)>,
     /// Requests answered with an error, or dropped.
     failed: usize,
+    /// Requests refused because of a refused id.
+    refusals: usize,
 }
 
 impl Received {
@@ -82,6 +98,9 @@ struct State {
     /// Failures still to serve before going back to `Ok` (for `Fail` modes).
     fail_budget: Option<usize>,
     delay: Duration,
+    /// Ids whose lines are refused, and how.
+    refuse: BTreeSet<i64>,
+    refusal: Refusal,
     received: Received,
 }
 
@@ -100,6 +119,8 @@ impl FakeQuestDb {
             mode: Mode::Ok,
             fail_budget: None,
             delay: Duration::ZERO,
+            refuse: BTreeSet::new(),
+            refusal: Refusal::Invalid,
             received: Received::default(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -123,6 +144,13 @@ impl FakeQuestDb {
         let mut s = self.state.lock().expect("state");
         s.mode = Mode::Fail(status, body);
         s.fail_budget = Some(n);
+    }
+
+    /// Refuse every line holding one of `ids`, as `how`.
+    fn refuse(&self, ids: impl IntoIterator<Item = i64>, how: Refusal) {
+        let mut s = self.state.lock().expect("state");
+        s.refuse = ids.into_iter().collect();
+        s.refusal = how;
     }
 
     fn delay(&self, d: Duration) {
@@ -264,8 +292,9 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                         s.fail_budget = None;
                     }
                 }
+                // What QuestDB 9.3 sends with its JSON errors.
                 let ctype = if body.starts_with('{') {
-                    "application/json"
+                    "application/json; charset=utf-8"
                 } else {
                     "text/plain"
                 };
@@ -276,13 +305,41 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
             }
             (Mode::Ok, true) => {
                 let ids = parse_ids(&body);
-                state
-                    .lock()
-                    .expect("state")
-                    .received
-                    .batches
-                    .push((Instant::now(), ids));
-                "HTTP/1.1 204 No Content\r\n\r\n".to_owned()
+                let mut s = state.lock().expect("state");
+                match ids.iter().position(|id| s.refuse.contains(id)) {
+                    None => {
+                        s.received.batches.push((Instant::now(), ids));
+                        "HTTP/1.1 204 No Content\r\n\r\n".to_owned()
+                    }
+                    Some(i) => {
+                        s.received.failed += 1;
+                        s.received.refusals += 1;
+                        let line = i + 1;
+                        let (status, body) = match s.refusal {
+                            Refusal::Invalid => (
+                                400,
+                                format!(
+                                    r#"{{"code":"invalid","message":"failed to parse line protocol:errors encountered on line(s):\nerror in line {line}: cast error","line":{line},"errorId":"fake-{line}"}}"#
+                                ),
+                            ),
+                            Refusal::Internal => (
+                                500,
+                                format!(
+                                    r#"{{"code":"internal error","message":"write error: wt, errno: 0, error: timestamp beyond 9999","line":{line},"errorId":"fake-{line}"}}"#
+                                ),
+                            ),
+                            Refusal::InvalidNoLine => (
+                                400,
+                                r#"{"code":"invalid","message":"cast error","errorId":"fake"}"#
+                                    .to_owned(),
+                            ),
+                        };
+                        format!(
+                            "HTTP/1.1 {status} Refused\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                    }
+                }
             }
         };
         if writer.write_all(response.as_bytes()).is_err() {
@@ -541,6 +598,8 @@ async fn flush_times_out_while_down_but_keeps_the_rows() {
     assert_eq!(server.rows(), 5);
 }
 
+/// QuestDB named line 1 of the batch: that row is refused, the two after it are sent again and
+/// delivered. (Before rows were isolated, the whole batch of three was dropped.)
 #[tokio::test]
 async fn a_batch_refused_by_the_server_is_reported_by_flush() {
     let server = FakeQuestDb::start();
@@ -549,14 +608,17 @@ async fn a_batch_refused_by_the_server_is_reported_by_flush() {
         400,
         r#"{"code":"invalid","message":"failed to parse line protocol","line":1,"errorId":"e-2"}"#,
     );
-    let writer = BatchWriter::start(&server.conf(), options()).expect("writer");
+    let mut o = options();
+    o.flush_interval = Duration::from_secs(3600);
+    let writer = BatchWriter::start(&server.conf(), o).expect("writer");
     for i in 0..3 {
         writer.append("wt", &row(i)).await.expect("append");
     }
-    let e = writer.flush().await.expect_err("the batch was refused");
+    let e = writer.flush().await.expect_err("a row was refused");
     assert!(!e.is_transient());
-    assert!(e.to_string().contains("3 queued row(s)"), "{e}");
-    assert_eq!(writer.stats().rejected_rows, 3);
+    assert!(e.to_string().contains("1 queued row(s)"), "{e}");
+    assert_eq!(writer.stats().rejected_rows, 1);
+    assert_eq!(writer.stats().delivered_rows, 2);
     // Reported once; the writer keeps working.
     writer.append("wt", &row(3)).await.expect("append");
     writer.flush().await.expect("later rows are delivered");
@@ -566,7 +628,7 @@ async fn a_batch_refused_by_the_server_is_reported_by_flush() {
             .keys()
             .copied()
             .collect::<Vec<_>>(),
-        [3]
+        [1, 2, 3]
     );
 }
 
@@ -644,7 +706,33 @@ async fn a_row_that_cannot_be_encoded_is_refused_at_append() {
     let mut bad = row(1);
     bad.ts = Utc.timestamp_micros(-5).single().expect("ts");
     let e = writer.append("wt", &bad).await.expect_err("before 1970");
-    assert!(matches!(e, Error::Codec { field: "ts", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::Validation {
+                entity: "Row",
+                field: Some("ts"),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let mut null_v = row(1);
+    null_v.v = i64::MIN;
+    let e = writer
+        .append("wt", &null_v)
+        .await
+        .expect_err("QuestDB's NULL of LONG");
+    assert!(
+        matches!(
+            e,
+            Error::Validation {
+                field: Some("v"),
+                ..
+            }
+        ),
+        "{e}"
+    );
     let report = writer
         .append_all("wt", &[row(2), bad, row(3)])
         .await
@@ -662,4 +750,223 @@ async fn a_row_that_cannot_be_encoded_is_refused_at_append() {
         [2, 3]
     );
     assert_eq!(writer.stats().appended_rows, 2);
+}
+
+/// Appends `ids` in one batch (the interval is an hour: only `flush` sends) and flushes.
+async fn one_batch(server: &FakeQuestDb, ids: std::ops::Range<i64>) -> (BatchWriter, Error) {
+    let mut o = options();
+    o.flush_interval = Duration::from_secs(3600);
+    let writer = BatchWriter::start(&server.conf(), o).expect("writer");
+    let rows: Vec<Row> = ids.map(row).collect();
+    let report = writer.append_all("wt", &rows).await.expect("append_all");
+    assert!(report.is_complete());
+    let e = writer.flush().await.expect_err("some rows are refused");
+    assert!(!e.is_transient(), "{e}");
+    (writer, e)
+}
+
+/// The reported failure: 104 good rows and one QuestDB refuses gave 0 visible rows and a writer
+/// retrying for ever. Now the refused row is isolated and the 104 others are delivered once.
+#[tokio::test]
+async fn a_refused_row_is_isolated_and_every_other_row_is_delivered() {
+    let server = FakeQuestDb::start();
+    server.refuse([50], Refusal::Invalid);
+    let (writer, e) = one_batch(&server, 0..105).await;
+    assert!(e.to_string().contains("1 queued row(s)"), "{e}");
+    let counts = server.with(Received::counts);
+    assert_eq!(counts.len(), 104);
+    assert!(!counts.contains_key(&50));
+    assert!(counts.values().all(|&n| n == 1), "every row exactly once");
+    let stats = writer.stats();
+    assert_eq!((stats.delivered_rows, stats.rejected_rows), (104, 1));
+    assert!(stats.isolation_requests >= 1, "{stats:?}");
+
+    let refused = writer.take_refused();
+    assert_eq!(refused.len(), 1);
+    let r = &refused[0];
+    assert_eq!((r.entity, r.table.as_str()), ("Row", "wt"));
+    assert!(
+        r.key.starts_with("id=50, ts=2023-11-14T22:13:20.000050"),
+        "{}",
+        r.key
+    );
+    assert!(!r.error.is_transient());
+    assert!(r.error.to_string().contains("cast error"), "{}", r.error);
+    assert!(writer.take_refused().is_empty(), "taken once");
+
+    // Later rows are not blocked, and the refusal was reported once.
+    writer.append("wt", &row(500)).await.expect("append");
+    writer.flush().await.expect("a later flush succeeds");
+    assert_eq!(server.with(Received::counts).get(&500), Some(&1));
+}
+
+/// Without a line number the writer halves the refused part until each refused row is alone.
+#[tokio::test]
+async fn scattered_refusals_without_a_line_are_isolated_by_halving() {
+    let server = FakeQuestDb::start();
+    let bad = [0, 17, 18, 63];
+    server.refuse(bad, Refusal::InvalidNoLine);
+    let (writer, e) = one_batch(&server, 0..64).await;
+    assert!(e.to_string().contains("4 queued row(s)"), "{e}");
+    let counts = server.with(Received::counts);
+    assert_eq!(counts.len(), 60);
+    assert!(bad.iter().all(|id| !counts.contains_key(id)));
+    assert!(counts.values().all(|&n| n == 1));
+    let mut refused: Vec<String> = writer.take_refused().into_iter().map(|r| r.key).collect();
+    refused.sort();
+    assert_eq!(refused.len(), 4);
+    for (key, id) in refused.iter().zip([0, 17, 18, 63]) {
+        assert!(key.starts_with(&format!("id={id}, ")), "{key}");
+    }
+}
+
+/// QuestDB answers a designated timestamp after 9999 with 500 `internal error` on its line.
+/// That row is tried alone a few times, then refused; it neither blocks the batch nor is
+/// retried for ever.
+#[tokio::test]
+async fn an_internal_error_on_a_line_refuses_that_row_only() {
+    let server = FakeQuestDb::start();
+    server.refuse([7], Refusal::Internal);
+    let (writer, e) = one_batch(&server, 0..20).await;
+    assert!(!matches!(e, Error::Timeout { .. }), "{e}");
+    let counts = server.with(Received::counts);
+    assert_eq!(counts.len(), 19);
+    assert!(!counts.contains_key(&7));
+    assert_eq!(writer.stats().rejected_rows, 1);
+    // The whole batch and the row alone were each tried a bounded number of times.
+    let refusals = server.with(|r| r.refusals);
+    assert!((2..=8).contains(&refusals), "{refusals} refused requests");
+}
+
+/// A refusal that is not about a row (credentials) refuses the batch without splitting it.
+#[tokio::test]
+async fn a_refusal_of_the_credentials_is_not_split() {
+    let server = FakeQuestDb::start();
+    server.fail_next(1, 403, "forbidden");
+    let (writer, e) = one_batch(&server, 0..10).await;
+    assert!(e.to_string().contains("10 queued row(s)"), "{e}");
+    let stats = writer.stats();
+    assert_eq!((stats.rejected_rows, stats.isolation_requests), (10, 0));
+    assert_eq!(writer.take_refused().len(), 10);
+    assert_eq!(server.rows(), 0);
+}
+
+/// Refused rows leave room for new ones: the permits of isolated rows come back.
+#[tokio::test]
+async fn isolated_rows_give_their_permits_back() {
+    let server = FakeQuestDb::start();
+    server.refuse([1, 2], Refusal::Invalid);
+    let mut o = options();
+    o.max_pending_rows = 4;
+    o.flush_rows = 4;
+    let writer = BatchWriter::start(&server.conf(), o).expect("writer");
+    for i in 0..40 {
+        writer.append("wt", &row(i)).await.expect("append");
+    }
+    let _ = writer.flush().await;
+    assert_eq!(server.rows(), 38);
+    assert_eq!(writer.stats().rejected_rows, 2);
+}
+
+#[tokio::test]
+async fn the_endpoint_check_reaches_the_ilp_server() {
+    let server = FakeQuestDb::start();
+    let writer = BatchWriter::start(&server.conf(), options()).expect("writer");
+    writer.check_endpoint().await.expect("the fake answers");
+    server.set(Mode::Down);
+    let e = writer
+        .check_endpoint()
+        .await
+        .expect_err("the port is closed");
+    assert!(e.is_transient(), "{e}");
+    assert!(e.to_string().contains(&server.addr.to_string()), "{e}");
+}
+
+/// questdb-rs parses `password=` without `username=` but cannot build a sender from it; rows
+/// were then accepted and dropped at send time. Now the configuration is refused up front.
+#[tokio::test]
+async fn a_configuration_that_cannot_send_is_refused_when_connecting() {
+    for conf in [
+        "http::addr=127.0.0.1:9000;password=s3cret-pw;",
+        "http::addr=127.0.0.1:9000;username=admin;",
+        "https::addr=127.0.0.1:9000;token=s3cret-pw;username=admin;password=x;",
+    ] {
+        let e = BatchWriter::start(conf, options()).expect_err(conf);
+        assert!(matches!(e, Error::Config { .. }), "{conf}: {e}");
+        let e = QuestDb::connect(QuestDbOptions::new(
+            conf,
+            "postgres://admin:quest@127.0.0.1:8812/qdb",
+        ))
+        .expect_err(conf);
+        assert!(matches!(e, Error::Config { .. }), "{conf}: {e}");
+        for shown in [e.to_string(), format!("{e:?}")] {
+            assert!(!shown.contains("s3cret-pw"), "{shown}");
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Entity)]
+#[entity(table = "wt_pg", questdb(partition = "day"))]
+struct PgRow {
+    #[entity(timestamp)]
+    ts: DateTime<Utc>,
+    v: f64,
+}
+
+/// A handle whose PG wire is `url`, with every wait long: an error must come from knowing the
+/// cause, not from a timeout.
+fn pg_handle(server: &FakeQuestDb, url: &str) -> QuestDb {
+    let mut o = QuestDbOptions::new(server.conf(), url);
+    o.connect_timeout = Duration::from_secs(600);
+    o.writer.flush_timeout = Some(Duration::from_secs(600));
+    QuestDb::connect(o).expect("handle")
+}
+
+/// A wrong PG-wire port or host is reported with the address and the cause, not as "pool timed
+/// out" after the pool's timeout, and the first append of an entity does not wait for it.
+#[tokio::test]
+async fn a_wrong_pg_address_names_the_address_and_the_cause() {
+    use dal::{Backend, Repository, TimeSeriesStore};
+    let server = FakeQuestDb::start();
+    // A port nothing listens on: bind one, then free it.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let cases = [
+        (
+            format!("postgres://admin:s3cret-pw@127.0.0.1:{port}/qdb"),
+            format!("127.0.0.1:{port}"),
+            "refused",
+        ),
+        (
+            "postgres://admin:s3cret-pw@no-such-host.invalid:8812/qdb".to_owned(),
+            "no-such-host.invalid:8812".to_owned(),
+            "resolve",
+        ),
+    ];
+    for (url, addr, cause) in cases {
+        let db = pg_handle(&server, &url);
+        // Well under the 600 s the handle would wait for a connection or a table.
+        let limit = Duration::from_secs(60);
+        let health = tokio::time::timeout(limit, db.health_check())
+            .await
+            .expect("the cause is known at once");
+        let repo: Repository<PgRow, QuestDb> = Repository::new(db.clone());
+        let row = PgRow {
+            ts: Utc.timestamp_micros(1).single().expect("ts"),
+            v: 1.0,
+        };
+        let append = tokio::time::timeout(limit, repo.append(&row))
+            .await
+            .expect("the first append does not wait for the PG wire");
+        for e in [health.expect_err(&url), append.expect_err(&url)] {
+            assert!(matches!(e, Error::Unavailable { .. }), "{e}");
+            let shown = e.to_string();
+            assert!(shown.contains(&addr), "{shown}");
+            assert!(shown.to_lowercase().contains(cause), "{shown}");
+            assert!(!shown.contains("s3cret-pw") && !format!("{e:?}").contains("s3cret-pw"));
+        }
+        assert_eq!(server.rows(), 0, "no row goes out before its table exists");
+    }
 }

@@ -5,22 +5,26 @@
 //! designated timestamp with `at`. Names were validated by the derive at compile time (and the
 //! namespace suffix once, when the handle was made), so the unchecked name constructors are used.
 //! ILP wants all symbols before the first column while [`Entity::encode`] visits fields in
-//! declaration order, so an entity that declares a column before a symbol is walked twice (a
-//! symbols pass, then a columns pass); one that declares its symbols first is walked once.
+//! declaration order. A compile-time plan per entity decides how: symbols declared first are
+//! written in one walk; a few scalar columns declared before the last symbol (an `id` first, as in
+//! most entities) are held back in that walk and written after it; text, JSON, or many columns
+//! before a symbol make two walks (symbols, then columns). Every field order works.
+//!
+//! The same walk checks every value against [`LIMITS`], what QuestDB can store and return
+//! unchanged, so a row QuestDB would refuse, change, or later fail to read back is refused at
+//! `append` with [`Error::Validation`] naming entity and field, and nothing of it is queued.
 //!
 //! Type mapping (see also [`crate::questdb::ddl`]): `bool` is BOOLEAN (a nullable `bool` is an INT
 //! holding 0/1, because QuestDB's BOOLEAN has no NULL), integers are written as ILP longs into
 //! INT/LONG columns (i16 widens to INT: SHORT has no NULL either), floats as doubles into
 //! FLOAT/DOUBLE, text as a string or symbol, UUIDs as their hyphenated text into a UUID column
 //! (ILP has no UUID type for QuestDB 9.3), timestamps as microseconds, `Decimal` with ILP v3's
-//! binary decimal into DECIMAL(57, 28) (which holds every `rust_decimal` value exactly), JSON as
-//! its text. `None` omits the column. Bytes cannot be stored.
-
-use std::str::FromStr;
+//! binary decimal at exactly the field's declared scale into DECIMAL(P, S), JSON as its text.
+//! `None` omits the column. Bytes cannot be stored.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use dal::value::{FieldDecoder, FieldVisitor};
-use dal::{Entity, Error, FieldKind, FieldMeta, Result, Value};
+use dal::{Entity, Error, FieldKind, FieldMeta, Limits, Result, Value};
 use questdb::ingress::{Buffer, ColumnName, DecimalView, TableName, TimestampMicros};
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -29,15 +33,79 @@ use uuid::Uuid;
 
 use super::error;
 
+/// Microseconds of 1970-01-01T00:00:00Z, the earliest designated timestamp QuestDB 9.3 accepts
+/// (it refuses an earlier one with HTTP 400).
+pub const DESIGNATED_MIN_MICROS: i64 = 0;
+/// Microseconds of 9999-12-31T23:59:59.999999Z, the latest designated timestamp QuestDB 9.3
+/// accepts (a later one is refused with HTTP 500, which a writer would retry for ever). A
+/// non-designated TIMESTAMP column holds and returns any `DateTime<Utc>` (to the microsecond).
+pub const DESIGNATED_MAX_MICROS: i64 = 253_402_300_799_999_999;
+/// Largest text or JSON value, in UTF-8 bytes (see [`ROW_MAX_BYTES`]).
+pub const TEXT_MAX_BYTES: usize = 512 << 10;
+/// Largest symbol, in UTF-8 bytes. A symbol is sent back whole over the PG wire (a VARCHAR is
+/// sent in pieces), and a symbol over ~1 MiB makes every read of its row fail with "not enough
+/// space in send buffer"; symbols are dictionary entries cached by every ILP connection (tags,
+/// not documents), so the bound is well below that.
+pub const SYMBOL_MAX_BYTES: usize = 64 << 10;
+/// Largest ILP line of one row. QuestDB sends each row over the PG wire through a 1 MiB buffer
+/// (`pg.send.buffer.size`); a row that does not fit can make every read of it fail. A row's
+/// PG-wire form is at most a few dozen bytes per column longer than its ILP line (PG sends a
+/// 4-byte length per column, fixed-width numbers and decimals as text; ILP spells column names
+/// and escapes text), so a row whose ILP line is under this size always fits.
+pub const ROW_MAX_BYTES: usize = 768 << 10;
+
+const fn micros(v: i64) -> DateTime<Utc> {
+    match DateTime::from_timestamp_micros(v) {
+        Some(d) => d,
+        None => panic!("timestamp limit out of chrono's range"),
+    }
+}
+
+/// What QuestDB 9.3 stores and returns unchanged, part of the backend's
+/// [`dal::Capabilities`]. The encoder refuses every other value at `append`, and also a
+/// designated timestamp outside [`DESIGNATED_MIN_MICROS`]`..=`[`DESIGNATED_MAX_MICROS`] and a
+/// row longer than [`ROW_MAX_BYTES`].
+pub const LIMITS: Limits = {
+    let mut l = Limits::NONE;
+    // Any DateTime<Utc> in a non-designated TIMESTAMP column round-trips (Limits::NONE).
+
+    // DOUBLE/FLOAT store NaN and ±infinity as NULL.
+    l.non_finite_floats = false;
+    // INT/LONG use i32::MIN/i64::MIN as NULL.
+    l.integer_min = false;
+    // Symbols cannot hold NUL (VARCHAR can).
+    l.nul_in_text = false;
+    l.symbol_max_bytes = Some(SYMBOL_MAX_BYTES);
+    l.text_max_bytes = Some(TEXT_MAX_BYTES);
+    l
+};
+
+/// [`LIMITS`] as the encoder checks text: NUL is looked for in symbols only, by [`has_nul`].
+const TEXT_CHECK: Limits = {
+    let mut l = LIMITS;
+    l.nul_in_text = true;
+    l
+};
+
+/// Runs a [`Limits`] check out of line. The encoder tests each value with the same predicate
+/// inline (a compare or two, folded from the constant [`LIMITS`]) and calls the check, which
+/// builds the error, only for a value that fails it, keeping the error formatting out of the
+/// row loop.
+#[cold]
+#[inline(never)]
+fn out_of_line(check: impl FnOnce() -> Result<()>) -> Result<()> {
+    check()
+}
+
 /// Appends one ILP row for `row` to `buf`, into table `table`.
 ///
 /// `table` must be a valid QuestDB table name (the entity's table, plus a validated namespace
 /// suffix). On error the buffer is left exactly as it was before the call.
 ///
 /// # Errors
-/// [`Error::Codec`] naming the field that cannot be written (a designated timestamp before 1970,
-/// a bytes field, a JSON field whose `Serialize` fails), [`Error::Validation`] for a table name
-/// longer than the buffer accepts.
+/// [`Error::Validation`] naming the field whose value QuestDB cannot hold ([`LIMITS`], a
+/// designated timestamp before 1970, a `Decimal` without a declared scale, a row longer than
+/// [`ROW_MAX_BYTES`]); [`Error::Codec`] for a bytes field or a JSON field whose `Serialize` fails.
 pub fn encode_row<T: Entity>(buf: &mut Buffer, table: &str, row: &T) -> Result<()> {
     let meta = T::META;
     // A marker lets a failure in the middle of a row (a JSON field, a bad timestamp) take back
@@ -61,21 +129,27 @@ pub fn encode_row<T: Entity>(buf: &mut Buffer, table: &str, row: &T) -> Result<(
 
 fn encode_row_unmarked<T: Entity>(buf: &mut Buffer, table: &str, row: &T) -> Result<()> {
     let meta = T::META;
-    let ts_field = meta.timestamp().ok_or_else(|| {
-        Error::invalid(
+    let plan = PlanOf::<T>::PLAN;
+    if let Some(i) = plan.undeclared_decimal {
+        return Err(undeclared_decimal(&meta.fields[i]));
+    }
+    let Some(ts_field) = meta.timestamp() else {
+        return Err(Error::invalid(
             meta.name,
             "a QuestDB row needs a designated #[entity(timestamp)] field",
-        )
-    })?;
+        ));
+    };
+    let start = buf.len();
     buf.table(TableName::new_unchecked(table))
         .map_err(|e| error::ilp_row(meta.name, e))?;
-    let plan = PlanOf::<T>::PLAN;
     let ts = if plan.two_passes {
         let mut w = IlpRow::<T, SYMBOLS>::new(buf);
         row.encode(&mut w)?;
+        // The designated timestamp was seen by the first walk.
+        let ts = w.ts;
         let mut w = IlpRow::<T, COLUMNS>::new(w.buf);
         row.encode(&mut w)?;
-        w.ts
+        ts
     } else if plan.held > 0 {
         let mut w = IlpRow::<T, HOLD>::new(buf);
         row.encode(&mut w)?;
@@ -85,17 +159,120 @@ fn encode_row_unmarked<T: Entity>(buf: &mut Buffer, table: &str, row: &T) -> Res
         row.encode(&mut w)?;
         w.ts
     };
-    let micros =
-        ts.ok_or_else(|| Error::codec(ts_field, "the designated timestamp was not encoded"))?;
-    if micros < 0 {
+    let Some(micros) = ts else {
         return Err(Error::codec(
             ts_field,
-            "QuestDB's designated timestamp cannot be before 1970-01-01T00:00:00Z",
+            "internal: the designated timestamp was not encoded",
         ));
-    }
+    };
     buf.at(TimestampMicros::new(micros))
-        .map_err(|e| error::ilp_field(ts_field, e))
+        .map_err(|e| error::ilp_field(ts_field, e))?;
+    if buf.len() - start > ROW_MAX_BYTES {
+        return Err(row_too_long(row, buf.len() - start));
+    }
+    Ok(())
 }
+
+#[cold]
+#[inline(never)]
+fn undeclared_decimal(field: &'static FieldMeta) -> Error {
+    Error::invalid_field(
+        field,
+        "QuestDB keeps one scale per DECIMAL column, not each value's own: declare the field's precision and scale, e.g. #[entity(precision = 18, scale = 8)]",
+    )
+}
+
+/// A row whose ILP line is over [`ROW_MAX_BYTES`]: names its longest text field.
+#[cold]
+#[inline(never)]
+fn row_too_long<T: Entity>(row: &T, len: usize) -> Error {
+    /// Finds the longest text or JSON field of a row.
+    struct Longest(Option<(&'static FieldMeta, usize)>);
+    impl Longest {
+        fn text(&mut self, field: &'static FieldMeta, len: usize) -> Result<()> {
+            if self.0.is_none_or(|(_, l)| len > l) {
+                self.0 = Some((field, len));
+            }
+            Ok(())
+        }
+    }
+    impl FieldVisitor for Longest {
+        fn null(&mut self, _: &'static FieldMeta) -> Result<()> {
+            Ok(())
+        }
+        fn bool(&mut self, _: &'static FieldMeta, _: bool) -> Result<()> {
+            Ok(())
+        }
+        fn i16(&mut self, _: &'static FieldMeta, _: i16) -> Result<()> {
+            Ok(())
+        }
+        fn i32(&mut self, _: &'static FieldMeta, _: i32) -> Result<()> {
+            Ok(())
+        }
+        fn i64(&mut self, _: &'static FieldMeta, _: i64) -> Result<()> {
+            Ok(())
+        }
+        fn f32(&mut self, _: &'static FieldMeta, _: f32) -> Result<()> {
+            Ok(())
+        }
+        fn f64(&mut self, _: &'static FieldMeta, _: f64) -> Result<()> {
+            Ok(())
+        }
+        fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
+            self.text(field, v.len())
+        }
+        fn uuid(&mut self, _: &'static FieldMeta, _: &Uuid) -> Result<()> {
+            Ok(())
+        }
+        fn timestamp(&mut self, _: &'static FieldMeta, _: &DateTime<Utc>) -> Result<()> {
+            Ok(())
+        }
+        fn decimal(&mut self, _: &'static FieldMeta, _: &Decimal) -> Result<()> {
+            Ok(())
+        }
+        fn json(&mut self, field: &'static FieldMeta, json: &str) -> Result<()> {
+            self.text(field, json.len())
+        }
+        fn bytes(&mut self, _: &'static FieldMeta, _: &[u8]) -> Result<()> {
+            Ok(())
+        }
+    }
+    let mut longest = Longest(None);
+    let message = format!(
+        "the row is {len} bytes of ILP; QuestDB can only return rows that fit its PG-wire send buffer, so a row may be at most {ROW_MAX_BYTES} bytes: shorten its text"
+    );
+    match row.encode(&mut longest).ok().and(longest.0) {
+        Some((field, _)) => Error::invalid_field(field, message),
+        None => Error::invalid(T::META.name, message),
+    }
+}
+
+/// A designated timestamp outside what QuestDB accepts.
+#[cold]
+#[inline(never)]
+fn designated_out_of_range(field: &'static FieldMeta, v: &DateTime<Utc>) -> Error {
+    Error::invalid_field(
+        field,
+        format_args!(
+            "designated timestamp {v} is outside what QuestDB stores ({} ..= {})",
+            micros(DESIGNATED_MIN_MICROS),
+            micros(DESIGNATED_MAX_MICROS)
+        ),
+    )
+}
+
+/// A UUID QuestDB reads back as NULL (both halves are its LONG NULL, `i64::MIN`).
+#[cold]
+#[inline(never)]
+fn uuid_null(field: &'static FieldMeta) -> Error {
+    Error::invalid_field(
+        field,
+        "80000000-0000-0000-8000-000000000000 is QuestDB's NULL UUID and would read back as NULL; use an Option and None, or another value",
+    )
+}
+
+/// The UUID whose halves are both `i64::MIN`: QuestDB's NULL.
+const NULL_UUID: u128 = 0x8000_0000_0000_0000_8000_0000_0000_0000;
 
 /// Columns that may be held back in a single pass until the last symbol is written.
 const MAX_HELD: usize = 4;
@@ -112,6 +289,9 @@ struct Plan {
     /// one walk writes symbols at once and holds back the few scalar columns declared before the
     /// last symbol (an `id` first, as in most entities).
     two_passes: bool,
+    /// Position in `fields` of a `Decimal` field without a declared precision and scale, which
+    /// QuestDB cannot store unchanged.
+    undeclared_decimal: Option<usize>,
 }
 
 /// The plan of an entity, computed at compile time from its `'static` metadata.
@@ -123,11 +303,18 @@ impl<T: Entity> PlanOf<T> {
 
 const fn compute_plan(fields: &[FieldMeta]) -> Plan {
     let (mut symbols, mut last_symbol) = (0usize, 0usize);
+    let mut undeclared_decimal = None;
     let mut i = 0;
     while i < fields.len() {
         if is_symbol_kind(&fields[i]) {
             symbols += 1;
             last_symbol = fields[i].index;
+        }
+        if matches!(fields[i].kind, FieldKind::Decimal)
+            && fields[i].decimal.is_none()
+            && undeclared_decimal.is_none()
+        {
+            undeclared_decimal = Some(i);
         }
         i += 1;
     }
@@ -153,12 +340,14 @@ const fn compute_plan(fields: &[FieldMeta]) -> Plan {
             held: 0,
             last_symbol: 0,
             two_passes: true,
+            undeclared_decimal,
         };
     }
     Plan {
         held: held as u16,
         last_symbol,
         two_passes: false,
+        undeclared_decimal,
     }
 }
 
@@ -175,7 +364,7 @@ type Pass = u8;
 const DIRECT: Pass = 0;
 /// One walk: symbols at once, scalar columns before the last symbol held back.
 const HOLD: Pass = 1;
-/// First of two walks: symbols only.
+/// First of two walks: symbols only (and the designated timestamp, kept for `at`).
 const SYMBOLS: Pass = 2;
 /// Second of two walks: columns only.
 const COLUMNS: Pass = 3;
@@ -306,6 +495,8 @@ impl<'b, T: Entity, const PASS: Pass> IlpRow<'b, T, PASS> {
     }
 }
 
+// Every value is checked in the walk that writes it (symbols in the symbol walk, columns in the
+// column walk), so two walks check each value once.
 impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
     #[inline(always)]
     fn null(&mut self, field: &'static FieldMeta) -> Result<()> {
@@ -324,26 +515,39 @@ impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
 
     #[inline(always)]
     fn i16(&mut self, field: &'static FieldMeta, v: i16) -> Result<()> {
+        // An i16 is widened to INT, whose NULL (i32::MIN) it cannot reach.
         self.scalar(field, Held::I64(i64::from(v)))
     }
 
     #[inline(always)]
     fn i32(&mut self, field: &'static FieldMeta, v: i32) -> Result<()> {
+        if PASS != SYMBOLS && !LIMITS.integer_min && v == i32::MIN {
+            out_of_line(|| LIMITS.check_i32(field, v))?;
+        }
         self.scalar(field, Held::I64(i64::from(v)))
     }
 
     #[inline(always)]
     fn i64(&mut self, field: &'static FieldMeta, v: i64) -> Result<()> {
+        if PASS != SYMBOLS && !LIMITS.integer_min && v == i64::MIN {
+            out_of_line(|| LIMITS.check_i64(field, v))?;
+        }
         self.scalar(field, Held::I64(v))
     }
 
     #[inline(always)]
     fn f32(&mut self, field: &'static FieldMeta, v: f32) -> Result<()> {
+        if PASS != SYMBOLS && !LIMITS.non_finite_floats && !v.is_finite() {
+            out_of_line(|| LIMITS.check_f64(field, f64::from(v)))?;
+        }
         self.scalar(field, Held::F64(f64::from(v)))
     }
 
     #[inline(always)]
     fn f64(&mut self, field: &'static FieldMeta, v: f64) -> Result<()> {
+        if PASS != SYMBOLS && !LIMITS.non_finite_floats && !v.is_finite() {
+            out_of_line(|| LIMITS.check_f64(field, v))?;
+        }
         self.scalar(field, Held::F64(v))
     }
 
@@ -376,24 +580,43 @@ impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
 
     #[inline(always)]
     fn uuid(&mut self, field: &'static FieldMeta, v: &Uuid) -> Result<()> {
+        if PASS != SYMBOLS && v.as_u128() == NULL_UUID {
+            return Err(uuid_null(field));
+        }
         self.scalar(field, Held::Uuid(*v))
     }
 
     #[inline(always)]
     fn timestamp(&mut self, field: &'static FieldMeta, v: &DateTime<Utc>) -> Result<()> {
         if field.timestamp {
-            // The designated timestamp goes last, with `at`; keep it for then.
+            // The designated timestamp goes last, with `at`; keep it for then (the first walk
+            // of two sees it).
             if PASS != COLUMNS {
-                self.ts = Some(v.timestamp_micros());
+                let micros = v.timestamp_micros();
+                if !(DESIGNATED_MIN_MICROS..=DESIGNATED_MAX_MICROS).contains(&micros) {
+                    return Err(designated_out_of_range(field, v));
+                }
+                self.ts = Some(micros);
             }
             return Ok(());
+        }
+        if PASS != SYMBOLS && (*v < LIMITS.timestamp_min || *v > LIMITS.timestamp_max) {
+            out_of_line(|| LIMITS.check_timestamp(field, v))?;
         }
         self.scalar(field, Held::Micros(v.timestamp_micros()))
     }
 
     #[inline(always)]
     fn decimal(&mut self, field: &'static FieldMeta, v: &Decimal) -> Result<()> {
-        self.scalar(field, Held::Decimal(*v))
+        if PASS == SYMBOLS {
+            return Ok(());
+        }
+        if field.decimal.is_none() {
+            return Err(undeclared_decimal(field));
+        }
+        // Exactly the declared scale: the column's, so QuestDB returns it unchanged.
+        let d = field.fit_decimal(v)?;
+        self.scalar(field, Held::Decimal(d))
     }
 
     #[inline(always)]
@@ -416,21 +639,30 @@ impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
     }
 }
 
-/// Checks text before it is written: `max_len` (as every backend does), and for a symbol, no NUL:
-/// QuestDB's ILP parser refuses a NUL in a symbol and would reject the whole batch, so such a row
-/// is refused here, alone. Strings (VARCHAR) store and return NUL, so they are not scanned.
+/// Checks text before it is written: the byte limits of [`LIMITS`] and the field's `max_len`
+/// (as every backend does), and for a symbol, no NUL: QuestDB's ILP parser refuses a NUL in a
+/// symbol, so such a row is refused here, alone. Strings (VARCHAR) store and return NUL, so they
+/// are not scanned.
 #[inline(always)]
 fn check_text(field: &'static FieldMeta, v: &str, symbol: bool) -> Result<()> {
-    if field.max_len.is_some() {
-        field.check_max_len(v)?;
+    let bound = if field.symbol {
+        TEXT_CHECK.symbol_max_bytes.or(TEXT_CHECK.text_max_bytes)
+    } else {
+        TEXT_CHECK.text_max_bytes
+    };
+    if bound.is_some_and(|max| v.len() > max) || field.max_len.is_some() {
+        out_of_line(|| TEXT_CHECK.check_text(field, v))?;
     }
     if symbol && has_nul(v.as_bytes()) {
-        return Err(Error::invalid_field(
-            field,
-            "a symbol cannot contain a NUL character in QuestDB",
-        ));
+        return Err(symbol_nul(field));
     }
     Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn symbol_nul(field: &'static FieldMeta) -> Error {
+    Error::invalid_field(field, "a symbol cannot contain a NUL character in QuestDB")
 }
 
 /// Whether `b` contains a zero byte: eight bytes at a time with the "has zero byte" bit trick,
@@ -534,6 +766,15 @@ impl<'r> PgRowDecoder<'r> {
     }
 }
 
+/// A NULL read into a non-`Option` field whose QuestDB NULL is the value `null` itself.
+#[inline]
+fn null_as<V>(field: &FieldMeta, v: Option<V>, null: V) -> Option<V> {
+    match v {
+        None if !field.nullable && !field.default => Some(null),
+        v => v,
+    }
+}
+
 fn narrow<S: TryFrom<i64>>(
     field: &'static FieldMeta,
     v: Option<i64>,
@@ -571,17 +812,20 @@ impl FieldDecoder for PgRowDecoder<'_> {
         let v: Option<i32> = self.get(field)?;
         narrow(field, v.map(i64::from), "i16")
     }
+    // QuestDB's NULL of INT/LONG/FLOAT/DOUBLE is the value i32::MIN/i64::MIN/NaN itself, so a
+    // NULL read into a non-Option field is that value: a row written outside dal (or before
+    // dal refused those values) still reads back instead of failing the whole read.
     fn i32(&mut self, field: &'static FieldMeta) -> Result<Option<i32>> {
-        self.get(field)
+        Ok(null_as(field, self.get(field)?, i32::MIN))
     }
     fn i64(&mut self, field: &'static FieldMeta) -> Result<Option<i64>> {
-        self.get(field)
+        Ok(null_as(field, self.get(field)?, i64::MIN))
     }
     fn f32(&mut self, field: &'static FieldMeta) -> Result<Option<f32>> {
-        self.get(field)
+        Ok(null_as(field, self.get(field)?, f32::NAN))
     }
     fn f64(&mut self, field: &'static FieldMeta) -> Result<Option<f64>> {
-        self.get(field)
+        Ok(null_as(field, self.get(field)?, f64::NAN))
     }
     fn string(&mut self, field: &'static FieldMeta) -> Result<Option<String>> {
         self.get(field)
@@ -606,17 +850,24 @@ impl FieldDecoder for PgRowDecoder<'_> {
     }
 }
 
-/// Parses QuestDB's decimal text, dropping the trailing zeros of the column's scale first so a
-/// value with up to 28 significant digits fits `rust_decimal`.
+/// Parses QuestDB's decimal text, which has exactly the column's scale: the field's declared
+/// scale, which the value keeps.
 pub(crate) fn parse_decimal(field: &'static FieldMeta, text: &str) -> Result<Decimal> {
-    let trimmed = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        text
-    };
-    Decimal::from_str_exact(trimmed)
-        .or_else(|_| Decimal::from_str(trimmed))
-        .map_err(|e| Error::codec(field, format_args!("stored decimal {text:?}: {e}")))
+    let d = Decimal::from_str_exact(text)
+        .map_err(|e| Error::codec(field, format_args!("stored decimal {text:?}: {e}")))?;
+    // A column made outside dal may have another scale; the field's declaration wins.
+    match field.decimal {
+        Some(spec) if d.scale() != spec.scale => field.fit_decimal(&d).map_err(|_| {
+            Error::codec(
+                field,
+                format_args!(
+                    "stored decimal {text} does not fit the declared scale {}",
+                    spec.scale
+                ),
+            )
+        }),
+        _ => Ok(d),
+    }
 }
 
 /// One bind parameter of a generated query.
@@ -655,7 +906,9 @@ impl Bind {
         })
     }
 
-    /// Whether the placeholder needs a cast to the column's type (decimals are bound as text).
+    /// Whether the placeholder needs a cast to a decimal (decimals are bound as text). The cast
+    /// is to the widest DECIMAL that holds every `rust_decimal` exactly, so a filter value with
+    /// more digits than the column compares exactly instead of being rounded.
     pub(crate) fn cast_suffix(field: &FieldMeta) -> &'static str {
         if field.kind == FieldKind::Decimal {
             "::decimal(57,28)"

@@ -19,19 +19,28 @@
 //!
 //! Column types: see [`column_type`]. The mapping chooses types whose NULL QuestDB can store
 //! (BOOLEAN and SHORT cannot hold NULL, so nullable booleans and all `i16` use INT).
+//!
+//! A `Decimal` field must declare its precision and scale (`#[entity(precision = 18, scale =
+//! 8)]`) and becomes `DECIMAL(18, 8)`: a QuestDB DECIMAL column has one scale for every value,
+//! so a value's own scale (`12.500` vs `12.5`) could not be kept. Values are stored, and read
+//! back, at exactly the declared scale ([`dal::FieldMeta::fit_decimal`]).
+
+use std::borrow::Cow;
 
 use dal::{EntityMeta, Error, FieldKind, FieldMeta, Result};
 
 use super::codec::quote_ident;
 
-/// Precision and scale of the DECIMAL column of a `rust_decimal::Decimal` field: 29 integer
-/// digits and 28 fractional digits hold every `Decimal` exactly (QuestDB rejects, rather than
-/// rounds, a value with more fractional digits than the column's scale).
-pub const DECIMAL_TYPE: &str = "DECIMAL(57, 28)";
-
-/// The QuestDB column type of a field.
-pub fn column_type(field: &FieldMeta) -> &'static str {
-    match field.kind {
+/// The QuestDB column type of a field (`DECIMAL(P, S)` of a decimal field without a declared
+/// precision and scale is `DECIMAL`, which [`create_table_sql`] refuses).
+pub fn column_type(field: &FieldMeta) -> Cow<'static, str> {
+    if field.kind == FieldKind::Decimal {
+        return match field.decimal {
+            Some(spec) => Cow::Owned(format!("DECIMAL({}, {})", spec.precision, spec.scale)),
+            None => Cow::Borrowed("DECIMAL"),
+        };
+    }
+    Cow::Borrowed(match field.kind {
         FieldKind::Bool if field.nullable => "INT",
         FieldKind::Bool => "BOOLEAN",
         FieldKind::I16 | FieldKind::I32 => "INT",
@@ -42,17 +51,17 @@ pub fn column_type(field: &FieldMeta) -> &'static str {
         FieldKind::Text | FieldKind::Json => "VARCHAR",
         FieldKind::Uuid => "UUID",
         FieldKind::Timestamp => "TIMESTAMP",
-        FieldKind::Decimal => DECIMAL_TYPE,
         // The derive rejects bytes in a QuestDB entity; BINARY keeps this total.
         FieldKind::Bytes => "BINARY",
         _ => "VARCHAR",
-    }
+    })
 }
 
 /// `CREATE TABLE IF NOT EXISTS` for `meta`, named `table` (without a trailing semicolon).
 ///
 /// # Errors
-/// [`Error::Validation`] when the entity has no designated timestamp.
+/// [`Error::Validation`] when the entity has no designated timestamp, or naming a `Decimal`
+/// field without a declared precision and scale.
 pub fn create_table_sql(meta: &EntityMeta, table: &str) -> Result<String> {
     let ts = meta.timestamp().ok_or_else(|| {
         Error::invalid(
@@ -60,6 +69,16 @@ pub fn create_table_sql(meta: &EntityMeta, table: &str) -> Result<String> {
             "a QuestDB table needs a designated #[entity(timestamp)] field",
         )
     })?;
+    if let Some(f) = meta
+        .fields
+        .iter()
+        .find(|f| f.kind == FieldKind::Decimal && f.decimal.is_none())
+    {
+        return Err(Error::invalid_field(
+            f,
+            "QuestDB keeps one scale per DECIMAL column, not each value's own: declare the field's precision and scale, e.g. #[entity(precision = 18, scale = 8)]",
+        ));
+    }
     let mut sql = String::with_capacity(256);
     sql.push_str("CREATE TABLE IF NOT EXISTS ");
     quote_ident(table, &mut sql);
@@ -68,7 +87,7 @@ pub fn create_table_sql(meta: &EntityMeta, table: &str) -> Result<String> {
         sql.push_str("    ");
         quote_ident(f.column, &mut sql);
         sql.push(' ');
-        sql.push_str(column_type(f));
+        sql.push_str(&column_type(f));
         if i + 1 < meta.fields.len() {
             sql.push(',');
         }
@@ -127,7 +146,7 @@ fn normalize_type(ty: &str) -> String {
 }
 
 fn type_matches(field: &FieldMeta, shown: &str) -> bool {
-    let want = normalize_type(column_type(field));
+    let want = normalize_type(&column_type(field));
     let got = normalize_type(shown);
     // VARCHAR and STRING are different types in QuestDB but both read back as text and both
     // accept ILP strings, so a table made with either serves a text field.

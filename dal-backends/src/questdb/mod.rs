@@ -58,11 +58,57 @@
 //! This holds for ILP over HTTP, where QuestDB acknowledges a request once it is committed; over
 //! TCP nothing is acknowledged and rows become visible when the server commits them.
 //!
+//! # Health
+//! [`dal::Backend::health_check`] checks both paths: reads (`SELECT 1` over the PG wire) and
+//! writes (the ILP endpoint answers with the configured credentials and offers the protocol
+//! version in use: [`BatchWriter::check_endpoint`]). [`QuestDb::connect`] checks the client
+//! configuration by building an ILP sender from it, so a configuration that could never send
+//! (a `password` without a `username`) is an [`Error::Config`] at once instead of rows dropped
+//! later. An unreachable PG wire is reported with its `host:port` and the cause (connection
+//! refused, name not resolved) as soon as it is known, by reads and by the first append of an
+//! entity (which creates its table).
+//!
+//! # What QuestDB holds: limits checked at `append`
+//! A value QuestDB 9.3 would refuse, change, or later fail to read back is refused by `append`
+//! and `append_all` with [`Error::Validation`] naming entity and field, and nothing of that row
+//! is queued. These are [`codec::LIMITS`] (the backend's [`dal::Capabilities::limits`]) plus two
+//! rules of the designated timestamp:
+//! - NaN and ±infinity in any float field: QuestDB stores them as NULL, so a non-`Option` field
+//!   could not be read back and `Some(NaN)` would come back `None`. Likewise `i32::MIN` and
+//!   `i64::MIN` (the NULL of INT and LONG) and the UUID `80000000-0000-0000-8000-000000000000`.
+//! - The designated timestamp must lie in 1970-01-01T00:00:00Z ..= 9999-12-31T23:59:59.999999Z
+//!   (QuestDB refuses an earlier one, and answers a later one with an error a writer would
+//!   retry); a row at 9999-12-31T23:59:59.999999Z is beyond `range`'s exclusive end (read it
+//!   with `latest`). A non-designated TIMESTAMP holds any `DateTime<Utc>`. Timestamps keep
+//!   microseconds (nanoseconds are truncated: [`dal::Capabilities::timestamp_precision`]).
+//! - A symbol may not contain NUL (QuestDB's ILP parser refuses it); strings may. A symbol is at
+//!   most [`codec::SYMBOL_MAX_BYTES`] (64 KiB), a text or JSON value [`codec::TEXT_MAX_BYTES`]
+//!   (512 KiB), a whole row [`codec::ROW_MAX_BYTES`] (768 KiB) of ILP: QuestDB sends a row over
+//!   the PG wire through a 1 MiB buffer, and a row that does not fit made every read of its
+//!   window fail.
+//!
+//! Reads are robust to rows written outside dal: a NULL in a non-`Option` float or integer
+//! field reads back as the value QuestDB stores for it (NaN, `i32::MIN`, `i64::MIN`).
+//!
+//! # Decimals
+//! A `Decimal` field must declare its precision and scale, `#[entity(precision = 18, scale = 8)]`
+//! (or `scale = 8` alone, precision 28): it becomes `DECIMAL(18, 8)`, every value is stored at
+//! exactly that scale ([`dal::FieldMeta::fit_decimal`]: 12.5 is stored as 12.50000000, a value
+//! with more fractional digits is refused, never rounded) and read back at that scale, as on
+//! every backend. A QuestDB DECIMAL column has one scale for all its values, so a field without a
+//! declaration could not keep each value's own (12.500 would come back 12.5): such a field is
+//! refused, naming it, when its table is created and at every append.
+//!
+//! # Rows QuestDB refuses anyway
+//! When QuestDB still refuses a batch because of a row (a table changed outside dal), the writer
+//! delivers every other row and reports the refused ones: [`WriterStats::rejected_rows`], an
+//! error from the next `flush`, and [`QuestDb::take_refused`] (entity, table, ids and timestamp,
+//! QuestDB's reason). Only transient failures are retried (see [`writer`]).
+//!
 //! # Semantics that differ from other backends
-//! - NULL: QuestDB stores NaN (and ±infinity) in a DOUBLE as NULL, and uses `i32::MIN`/`i64::MIN`
-//!   as the NULL of INT/LONG, so those values read back as NULL (`nan_and_infinity` is false).
-//! - A symbol may not contain NUL (QuestDB's ILP parser refuses it; the row is refused at
-//!   `append`); strings may. Timestamps keep microseconds and cannot precede 1970.
+//! - TTL (`questdb(ttl = "30d")`) is counted back from the newest row of the table: a row older
+//!   than the TTL when it arrives is dropped by QuestDB, and a row far in the future expires
+//!   everything older than the TTL before it.
 //! - Quantiles are exact (`percentile_cont` over the sorted window, fetched with `LIMIT`), not
 //!   QuestDB's `approx_percentile`, which rejects negative values and is approximate.
 //! - Records: QuestDB has no primary keys, deletes or cheap point reads, so this backend does not
@@ -71,6 +117,7 @@
 pub mod codec;
 pub mod ddl;
 pub mod error;
+mod lines;
 mod store;
 pub mod writer;
 
@@ -88,7 +135,7 @@ pub use codec::encode_row;
 /// The questdb-rs types that [`encode_row`] works with, re-exported so callers need no
 /// dependency of their own.
 pub use questdb::ingress::{Buffer, ProtocolVersion};
-pub use writer::{BatchWriter, WriterOptions, WriterStats};
+pub use writer::{BatchWriter, RefusedRow, WriterOptions, WriterStats};
 
 use self::error::NAME;
 use self::writer::ClientConf;
@@ -180,15 +227,18 @@ impl QuestDbOptions {
     }
 }
 
+/// Keys of a questdb-rs configuration string whose values are secrets.
+const SECRET_KEYS: [&str; 5] = [
+    "password",
+    "token",
+    "token_x",
+    "token_y",
+    "tls_roots_password",
+];
+
 /// Hides the values of secret keys of a questdb-rs configuration string.
 pub fn redact_conf(conf: &str) -> String {
-    const SECRET: [&str; 5] = [
-        "password",
-        "token",
-        "token_x",
-        "token_y",
-        "tls_roots_password",
-    ];
+    const SECRET: [&str; 5] = SECRET_KEYS;
     let Some((scheme, params)) = conf.split_once("::") else {
         return conf.to_owned();
     };
@@ -217,6 +267,8 @@ pub struct QuestDb {
 struct Inner {
     writer: BatchWriter,
     pool: PgPool,
+    /// `host:port` of the PG wire (no credentials), for errors; `None` for a Unix socket.
+    pg_addr: Option<(String, u16)>,
     namespace: Option<Box<str>>,
     create_tables: bool,
     apply_timeout: Duration,
@@ -248,8 +300,13 @@ impl QuestDb {
     /// A handle for `options`. Makes no connection: the writer and the pool connect on first use,
     /// so the handle can be made while QuestDB is down (see [`dal::Backend::health_check`]).
     ///
+    /// The client configuration is checked by building an ILP sender from it (over HTTP this
+    /// contacts no server), so a configuration that could never send (a `password` without a
+    /// `username`, a bad TLS setting) is refused here instead of dropping rows later.
+    ///
     /// # Errors
-    /// A client configuration or URL that does not parse, or an invalid namespace.
+    /// [`Error::Config`] for a client configuration questdb-rs refuses or cannot build a sender
+    /// from, a PG-wire URL that does not parse, or an invalid namespace (never with a secret).
     /// Panics outside a Tokio runtime (the writer task is spawned here).
     pub fn connect(options: QuestDbOptions) -> Result<QuestDb> {
         if let Some(ns) = options
@@ -257,24 +314,27 @@ impl QuestDb {
             .as_deref()
             .filter(|ns| !valid_namespace(ns))
         {
-            return Err(Error::backend(
+            return Err(Error::config(
                 NAME,
-                false,
                 format!("namespace {ns:?} must be 1..=64 ASCII letters, digits or '_'"),
             ));
         }
         let conf = ClientConf::parse(&options.client_conf)?;
-        let writer = BatchWriter::start_with(conf, options.writer.clone());
         let connect = PgConnectOptions::from_str(&options.pg_url).map_err(|e| {
-            Error::backend(
+            Error::config(
                 NAME,
-                false,
                 format!(
-                    "invalid PG-wire URL {}: {e}",
-                    dal::error::redact_url(&options.pg_url)
+                    "invalid PG-wire URL {}: {}",
+                    dal::error::redact_url(&options.pg_url),
+                    error::redact_values(&options.pg_url, &e.to_string())
                 ),
             )
         })?;
+        let pg_addr = connect
+            .get_socket()
+            .is_none()
+            .then(|| (connect.get_host().to_owned(), connect.get_port()));
+        let writer = BatchWriter::start_with(conf, options.writer.clone());
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.connect_timeout)
@@ -283,6 +343,7 @@ impl QuestDb {
             inner: Arc::new(Inner {
                 writer,
                 pool,
+                pg_addr,
                 namespace: options.namespace.clone().map(String::into_boxed_str),
                 create_tables: options.create_tables,
                 apply_timeout: options.apply_timeout,
@@ -308,6 +369,95 @@ impl QuestDb {
     /// The PG-wire pool, for queries of your own.
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    /// Takes the descriptions of the rows QuestDB refused since the last call (see
+    /// [`BatchWriter::take_refused`]): every other row was delivered.
+    pub fn take_refused(&self) -> Vec<RefusedRow> {
+        self.inner.writer.take_refused()
+    }
+
+    /// A connection from the read pool. When the pool holds none, the PG wire is probed first
+    /// (name resolution, then a TCP connection), so a wrong host or port, or a server that is
+    /// down, is reported at once with its address and cause, instead of after the pool's
+    /// timeout as "pool timed out".
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] naming `host:port` and the cause.
+    pub(crate) async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        if self.inner.pool.size() == 0 {
+            self.probe_pg().await?;
+        }
+        self.inner
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| self.pg_error(e))
+    }
+
+    /// Maps an error of the pool, naming the PG wire's address where the cause is the
+    /// connection.
+    pub(crate) fn pg_error(&self, e: sqlx::Error) -> Error {
+        let Some((host, port)) = &self.inner.pg_addr else {
+            return error::sql(e);
+        };
+        match e {
+            sqlx::Error::PoolTimedOut => Error::unavailable(
+                NAME,
+                format!(
+                    "no connection to QuestDB's PG wire at {host}:{port} within {:?} (all connections busy, or the server does not answer)",
+                    self.inner.options.connect_timeout
+                ),
+            ),
+            sqlx::Error::Io(io) => Error::unavailable(
+                NAME,
+                format!("cannot reach QuestDB's PG wire at {host}:{port}: {io}"),
+            ),
+            sqlx::Error::Tls(tls) => Error::unavailable(
+                NAME,
+                format!("TLS with QuestDB's PG wire at {host}:{port} failed: {tls}"),
+            ),
+            other => error::sql(other),
+        }
+    }
+
+    /// Resolves and connects to the PG wire's address, to name the cause of a failure now.
+    async fn probe_pg(&self) -> Result<()> {
+        let Some((host, port)) = &self.inner.pg_addr else {
+            return Ok(());
+        };
+        let limit = self.inner.options.connect_timeout;
+        let unreachable = |why: String| {
+            Error::unavailable(
+                NAME,
+                format!("cannot reach QuestDB's PG wire at {host}:{port}: {why}"),
+            )
+        };
+        let addrs: Vec<std::net::SocketAddr> = match tokio::time::timeout(
+            limit,
+            tokio::net::lookup_host((host.as_str(), *port)),
+        )
+        .await
+        {
+            Err(_) => return Err(unreachable(format!("resolving {host} took over {limit:?}"))),
+            Ok(Err(e)) => return Err(unreachable(format!("cannot resolve {host}: {e}"))),
+            Ok(Ok(addrs)) => addrs.collect(),
+        };
+        let mut last = format!("{host} resolves to no address");
+        for addr in addrs {
+            // Name the resolved address only when it is not what the URL says.
+            let at = if addr.to_string() == format!("{host}:{port}") {
+                String::new()
+            } else {
+                format!("{addr}: ")
+            };
+            match tokio::time::timeout(limit, tokio::net::TcpStream::connect(addr)).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => last = format!("{at}{e}"),
+                Err(_) => last = format!("{at}no answer within {limit:?}"),
+            }
+        }
+        Err(unreachable(last))
     }
 
     /// The table name of `meta` on this handle (with the namespace suffix, if any).
@@ -409,8 +559,9 @@ impl QuestDb {
             }
         }
         // Rows must not reach QuestDB before their table exists (ILP would auto-create it with
-        // other types), so while QuestDB is unreachable the first write of an entity waits, as
-        // appends do when the queue is full, up to the writer's flush timeout.
+        // other types). A server that cannot be reached is reported at once, with its address and
+        // the cause; a server busy with a concurrent schema change is waited for, up to the
+        // writer's flush timeout.
         let retry = &self.inner.options.writer.retry;
         let limit = self
             .inner
@@ -424,7 +575,11 @@ impl QuestDb {
             attempt = attempt.saturating_add(1);
             match self.create_table::<T>().await {
                 Ok(()) => break,
-                Err(e) if e.is_transient() && started.elapsed() < limit => {
+                Err(e)
+                    if e.is_transient()
+                        && !matches!(e, Error::Unavailable { .. } | Error::Timeout { .. })
+                        && started.elapsed() < limit =>
+                {
                     tracing::warn!(backend = NAME, table, attempt, error = %e, "cannot create the table yet; retrying");
                     tokio::time::sleep(retry.backoff(attempt)).await;
                 }

@@ -27,7 +27,7 @@ use super::error::{self, NAME};
 
 /// Runs a statement and fetches every row, retrying once on a stale cached plan.
 async fn fetch_all(db: &QuestDb, sql: String, binds: &[Bind]) -> Result<Vec<PgRow>> {
-    let mut conn = db.pool().acquire().await.map_err(error::sql)?;
+    let mut conn = db.acquire().await?;
     let first = bind_all(sqlx::query(AssertSqlSafe(sql.clone())), binds)
         .fetch_all(&mut *conn)
         .await;
@@ -45,8 +45,9 @@ async fn fetch_all(db: &QuestDb, sql: String, binds: &[Bind]) -> Result<Vec<PgRo
 
 /// Runs a statement that returns nothing of interest.
 pub(crate) async fn execute(db: &QuestDb, sql: String) -> Result<()> {
+    let mut conn = db.acquire().await?;
     sqlx::query(AssertSqlSafe(sql))
-        .execute(db.pool())
+        .execute(&mut *conn)
         .await
         .map(|_| ())
         .map_err(error::sql)
@@ -262,10 +263,8 @@ impl Backend for QuestDb {
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::none();
         c.quantiles = QuantileAccuracy::Exact;
-        // DOUBLE stores NaN and infinities as NULL.
-        c.limits.non_finite_floats = false;
-        // Strings store NUL, but symbols cannot.
-        c.limits.nul_in_text = false;
+        // What QuestDB holds and returns unchanged; the encoder refuses everything else.
+        c.limits = super::codec::LIMITS;
         // Rows become visible when the WAL is applied, after `flush`.
         c.read_your_writes = false;
         // For entities declared with questdb(dedup): same timestamp + ids replace each other.
@@ -276,14 +275,20 @@ impl Backend for QuestDb {
         c
     }
 
+    /// Checks both paths: reads (`SELECT 1` over the PG wire) and writes (the ILP endpoint
+    /// answers with the configured credentials and protocol: [`super::BatchWriter::check_endpoint`]),
+    /// and that the batch writer is not failing.
     async fn health_check(&self) -> Result<()> {
+        let mut conn = self.acquire().await?;
         let one: i32 = sqlx::query_scalar("SELECT 1")
-            .fetch_one(self.pool())
+            .fetch_one(&mut *conn)
             .await
             .map_err(error::sql)?;
+        drop(conn);
         if one != 1 {
             return Err(Error::backend(NAME, true, "SELECT 1 did not return 1"));
         }
+        self.writer().check_endpoint().await?;
         if let Some(why) = self.writer().failing() {
             return Err(Error::unavailable(
                 NAME,

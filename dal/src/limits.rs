@@ -24,12 +24,23 @@ pub struct Limits {
     pub timestamp_min: DateTime<Utc>,
     /// Latest timestamp the store holds, in any timestamp field (inclusive).
     pub timestamp_max: DateTime<Utc>,
+    /// Earliest designated timestamp (`#[entity(timestamp)]`) of a time-series row (inclusive);
+    /// QuestDB's partitions start at 1970.
+    pub designated_timestamp_min: DateTime<Utc>,
+    /// Latest designated timestamp of a time-series row (inclusive).
+    pub designated_timestamp_max: DateTime<Utc>,
     /// NaN and ±infinity can be stored in float fields (QuestDB reads them back as NULL).
     pub non_finite_floats: bool,
     /// `i32::MIN` and `i64::MIN` can be stored (QuestDB uses them as the NULL of INT and LONG).
     pub integer_min: bool,
     /// Text may contain the NUL character (Postgres TEXT cannot).
     pub nul_in_text: bool,
+    /// A symbol (`#[entity(symbol)]`) may contain NUL (QuestDB's SYMBOL cannot, its VARCHAR can).
+    /// Without `nul_in_text`, no text may.
+    pub nul_in_symbols: bool,
+    /// A UUID the store uses as NULL, which it cannot hold as a value (QuestDB's
+    /// `80000000-0000-0000-8000-000000000000`).
+    pub null_uuid: Option<Uuid>,
     /// Longest symbol (`#[entity(symbol)]`) in UTF-8 bytes, if bounded.
     pub symbol_max_bytes: Option<usize>,
     /// Longest text or JSON value in UTF-8 bytes, if bounded.
@@ -45,9 +56,13 @@ impl Limits {
     pub const NONE: Limits = Limits {
         timestamp_min: DateTime::<Utc>::MIN_UTC,
         timestamp_max: DateTime::<Utc>::MAX_UTC,
+        designated_timestamp_min: DateTime::<Utc>::MIN_UTC,
+        designated_timestamp_max: DateTime::<Utc>::MAX_UTC,
         non_finite_floats: true,
         integer_min: true,
         nul_in_text: true,
+        nul_in_symbols: true,
+        null_uuid: None,
         symbol_max_bytes: None,
         text_max_bytes: None,
         index_max_bytes: None,
@@ -95,12 +110,34 @@ impl Limits {
     /// [`Error::Validation`] naming the field.
     #[inline]
     pub fn check_timestamp(&self, field: &FieldMeta, v: &DateTime<Utc>) -> Result<()> {
-        if *v < self.timestamp_min || *v > self.timestamp_max {
+        let (min, max) = if field.timestamp {
+            (
+                self.timestamp_min.max(self.designated_timestamp_min),
+                self.timestamp_max.min(self.designated_timestamp_max),
+            )
+        } else {
+            (self.timestamp_min, self.timestamp_max)
+        };
+        if *v < min || *v > max {
+            return Err(Error::invalid_field(
+                field,
+                format_args!("timestamp {v} is outside what the store holds ({min} ..= {max})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks a UUID: the store's NULL UUID cannot be a value.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] naming the field.
+    #[inline]
+    pub fn check_uuid(&self, field: &FieldMeta, v: &Uuid) -> Result<()> {
+        if self.null_uuid == Some(*v) {
             return Err(Error::invalid_field(
                 field,
                 format_args!(
-                    "timestamp {v} is outside what the store holds ({} ..= {})",
-                    self.timestamp_min, self.timestamp_max
+                    "{v} is this store's NULL UUID and would read back as NULL; use an Option and None, or another value"
                 ),
             ));
         }
@@ -175,7 +212,8 @@ impl Limits {
                 ),
             ));
         }
-        if !self.nul_in_text
+        let nul_allowed = self.nul_in_text && (self.nul_in_symbols || !field.symbol);
+        if !nul_allowed
             && (v.as_bytes().contains(&0)
                 || (field.kind == FieldKind::Json && json_has_nul_escape(v)))
         {
@@ -262,8 +300,8 @@ impl FieldVisitor for LimitsCheck<'_> {
         }
         Ok(())
     }
-    fn uuid(&mut self, _: &'static FieldMeta, _: &Uuid) -> Result<()> {
-        Ok(())
+    fn uuid(&mut self, field: &'static FieldMeta, v: &Uuid) -> Result<()> {
+        self.limits.check_uuid(field, v)
     }
     fn timestamp(&mut self, field: &'static FieldMeta, v: &DateTime<Utc>) -> Result<()> {
         self.limits.check_timestamp(field, v)
@@ -355,9 +393,13 @@ mod tests {
         let limits = Limits {
             timestamp_min: DateTime::from_timestamp(0, 0).unwrap_or_default(),
             timestamp_max: DateTime::from_timestamp(100, 0).unwrap_or_default(),
+            designated_timestamp_min: DateTime::from_timestamp(10, 0).unwrap_or_default(),
+            designated_timestamp_max: DateTime::<Utc>::MAX_UTC,
             non_finite_floats: false,
             integer_min: false,
             nul_in_text: false,
+            nul_in_symbols: false,
+            null_uuid: Some(Uuid::nil()),
             symbol_max_bytes: Some(4),
             text_max_bytes: Some(8),
             index_max_bytes: Some(6),
@@ -390,6 +432,22 @@ mod tests {
         assert!(limits.check_text(&json, r#"{"a":"x\u0000"}"#).is_err());
         assert!(limits.check_text(&json, r#"{"a":"x\\u0000"}"#).is_ok());
         assert!(limits.check_text(&json, r#"{"a":"x\\\u0000"}"#).is_err());
+        let designated = FieldMeta {
+            timestamp: true,
+            ..field(FieldKind::Timestamp, false, None)
+        };
+        let five = DateTime::from_timestamp(5, 0).unwrap_or_default();
+        assert!(limits.check_timestamp(&ts, &five).is_ok());
+        assert!(limits.check_timestamp(&designated, &five).is_err());
+        assert!(limits.check_uuid(&f, &Uuid::nil()).is_err());
+        assert!(limits.check_uuid(&f, &Uuid::max()).is_ok());
+        let questdb_like = Limits {
+            nul_in_text: true,
+            nul_in_symbols: false,
+            ..Limits::NONE
+        };
+        assert!(questdb_like.check_text(&text, "a\0").is_ok());
+        assert!(questdb_like.check_text(&symbol, "a\0").is_err());
         assert!(limits.check_key_text(&text, 6).is_ok());
         assert!(limits.check_key_text(&text, 7).is_err());
         let all = Limits::NONE;

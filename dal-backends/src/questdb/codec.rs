@@ -74,16 +74,13 @@ pub const LIMITS: Limits = {
     // INT/LONG use i32::MIN/i64::MIN as NULL.
     l.integer_min = false;
     // Symbols cannot hold NUL (VARCHAR can).
-    l.nul_in_text = false;
+    l.nul_in_text = true;
+    l.nul_in_symbols = false;
+    l.designated_timestamp_min = micros(DESIGNATED_MIN_MICROS);
+    l.designated_timestamp_max = micros(DESIGNATED_MAX_MICROS);
+    l.null_uuid = Some(Uuid::from_u128(NULL_UUID));
     l.symbol_max_bytes = Some(SYMBOL_MAX_BYTES);
     l.text_max_bytes = Some(TEXT_MAX_BYTES);
-    l
-};
-
-/// [`LIMITS`] as the encoder checks text: NUL is looked for in symbols only, by [`has_nul`].
-const TEXT_CHECK: Limits = {
-    let mut l = LIMITS;
-    l.nul_in_text = true;
     l
 };
 
@@ -646,12 +643,12 @@ impl<T: Entity, const PASS: Pass> FieldVisitor for IlpRow<'_, T, PASS> {
 #[inline(always)]
 fn check_text(field: &'static FieldMeta, v: &str, symbol: bool) -> Result<()> {
     let bound = if field.symbol {
-        TEXT_CHECK.symbol_max_bytes.or(TEXT_CHECK.text_max_bytes)
+        LIMITS.symbol_max_bytes.or(LIMITS.text_max_bytes)
     } else {
-        TEXT_CHECK.text_max_bytes
+        LIMITS.text_max_bytes
     };
     if bound.is_some_and(|max| v.len() > max) || field.max_len.is_some() {
-        out_of_line(|| TEXT_CHECK.check_text(field, v))?;
+        out_of_line(|| LIMITS.check_text(field, v))?;
     }
     if symbol && has_nul(v.as_bytes()) {
         return Err(symbol_nul(field));

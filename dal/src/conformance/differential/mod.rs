@@ -28,6 +28,7 @@
 //! | `DAL_DIFFERENTIAL_CASES` | sequences per shape | 4 |
 //! | `DAL_DIFFERENTIAL_SEED` | the run's seed (printed on failure) | random |
 //! | `DAL_DIFFERENTIAL_OPS` | longest sequence | 12 |
+//! | `DAL_DIFFERENTIAL_SHRINK` | most shrinking steps after a failure (each is a setup: keep it low on stores where tables are expensive) | 256 |
 
 mod cache;
 mod compare;
@@ -60,6 +61,7 @@ pub trait Shape: Entity + Debug + PartialEq {
 struct Budget {
     cases: u32,
     max_ops: usize,
+    shrink: u32,
     seed: u64,
 }
 
@@ -73,6 +75,9 @@ impl Budget {
             .and_then(|v| v.parse().ok())
             .unwrap_or(12usize)
             .max(1);
+        let shrink = var("DAL_DIFFERENTIAL_SHRINK")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256);
         let seed = var("DAL_DIFFERENTIAL_SEED")
             .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
             .unwrap_or_else(|| {
@@ -85,6 +90,7 @@ impl Budget {
         Budget {
             cases,
             max_ops,
+            shrink,
             seed,
         }
     }
@@ -93,7 +99,7 @@ impl Budget {
         let config = Config {
             cases: self.cases,
             failure_persistence: None,
-            max_shrink_iters: 256,
+            max_shrink_iters: self.shrink,
             max_shrink_time: 180_000,
             ..Config::default()
         };

@@ -276,3 +276,32 @@ where
     }
     shapes::all_keyed_shapes!(group);
 }
+
+/// Receives every time-series shape in turn ([`visit_series_shapes`]): for suites of a
+/// backend's own (a writer checked through a fake server, say) over the same generated shapes.
+pub trait SeriesShapeVisitor {
+    /// Called once per shape.
+    fn visit<S: Shape + crate::TimeSeries>(&mut self);
+}
+
+/// Receives every keyed shape in turn ([`visit_keyed_shapes`]).
+pub trait KeyedShapeVisitor {
+    /// Called once per shape.
+    fn visit<S: Shape + crate::Keyed>(&mut self);
+}
+
+/// Calls `visitor.visit::<S>()` for every generated time-series shape.
+pub fn visit_series_shapes(visitor: &mut impl SeriesShapeVisitor) {
+    macro_rules! each {
+        ($($shape:ident),+) => { $( visitor.visit::<shapes::$shape>(); )+ };
+    }
+    shapes::all_series_shapes!(each);
+}
+
+/// Calls `visitor.visit::<S>()` for every generated keyed shape.
+pub fn visit_keyed_shapes(visitor: &mut impl KeyedShapeVisitor) {
+    macro_rules! each {
+        ($($shape:ident),+) => { $( visitor.visit::<shapes::$shape>(); )+ };
+    }
+    shapes::all_keyed_shapes!(each);
+}

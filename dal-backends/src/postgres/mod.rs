@@ -4,11 +4,19 @@
 //!
 //! Statement text for the common operations comes from the derive (`T::META.pg`, computed at
 //! compile time); statements that depend on a query's shape (filters, batches) are built once
-//! per shape and cached. Values go straight from the entity into the binary wire format
+//! per shape and cached, per entity type (`TypeId`: `T::META` is a `const`, so its address is
+//! no identity). Values go straight from the entity into the binary wire format
 //! (the `codec` module): no intermediate rows on the hot path. Batches use binary `COPY` or
 //! `INSERT .. SELECT FROM UNNEST`, whichever is faster for the size (the `batch` module).
 //!
 //! # Connections
+//! [`Postgres::connect_with`] opens one connection itself, so that a wrong address or wrong
+//! credentials fail at once with an error naming the address and the cause (connection refused,
+//! a host name that does not resolve, authentication), never the password. Later, when no
+//! connection comes within [`PostgresOptions::acquire_timeout`] (sqlx retries refused
+//! connections until then, which rides through a restart), the error again says why: the
+//! cause of a fresh connection attempt, or that every connection stayed in use.
+//!
 //! The pool does not ping a connection before every use (`test_before_acquire(false)`, the
 //! opposite of sqlx's default), which would double the round trips of a point read. Dead
 //! connections are found another way: idle connections are closed after
@@ -23,6 +31,26 @@
 //! [`PostgresOptions::schema`] sets the connection's `search_path` (and creates the schema),
 //! so the unqualified table names of the derived statements resolve in that schema: tests run
 //! each case in a schema of its own.
+//!
+//! # Time series and records
+//! A time series with ids is keyed by (ids.., timestamp): an append upserts on that key, so the
+//! same ids at the same timestamp replace each other (the later wins), distinct timestamps are
+//! distinct rows, and a retried append never doubles a row. Records are keyed by their ids.
+//! [`Postgres::create_table`] makes the table of an entity's natural role, and
+//! [`Postgres::create_record_table`] the record table of an entity with ids and a timestamp;
+//! writes in one role to a table made for the other are refused ([`ddl::TableRole`]).
+//!
+//! # Lost replies
+//! When the connection is lost after a write was sent and before its reply arrived, whether it
+//! was committed is unknown. Upserts (`save`, `save_all`, appends of a time series with ids)
+//! are idempotent: dal runs them again once on another connection, and reports a transient
+//! [`dal::Error::Unavailable`] if that fails too. Two writes are not repeated, and then fail
+//! with [`dal::Error::OutcomeUnknown`] (not transient): [`dal::Transaction::commit`] of a
+//! [`PgTx`] whose `COMMIT` was sent, and `append`/`append_all` of a time series without ids
+//! outside a transaction (whose statement, `COPY` or `COMMIT` was sent). A connection lost
+//! before anything could be committed (acquiring, a statement inside a transaction, which
+//! the server then rolls back) stays a transient `Unavailable`. A `delete` whose reply is lost
+//! is `Unavailable`: repeating it leaves the same state.
 
 mod batch;
 mod codec;

@@ -5,7 +5,8 @@
 //! shape ([`super::sql`]), values are bound in binary, rows are decoded as they arrive. On the
 //! pool, reads, upserts and appends by key that fail because the connection died are retried
 //! once on another connection (they are idempotent); deletes (whose answer would change) and
-//! appends without ids (which would double) are not. A statement whose prepared form went
+//! appends without ids (which would double) are not, and such an append whose reply was lost
+//! fails with `OutcomeUnknown` (see the module docs of [`super`]). A statement whose prepared form went
 //! stale after a schema change is retried after the connection drops its statement cache.
 
 use std::future::Future;

@@ -259,3 +259,39 @@ async fn a_series_keyed_by_its_id_alone_is_refused_before_it_loses_rows() {
     assert_eq!(t.count("fills").await, 2);
     t.finish().await;
 }
+
+#[tokio::test]
+async fn a_table_without_the_key_writes_conflict_on_is_a_configuration_error() {
+    let Some(t) = connect("pgk_nokey", |o| o).await else {
+        return;
+    };
+    t.sql(
+        "CREATE TABLE fills (id BIGINT NOT NULL, ts TIMESTAMPTZ NOT NULL, \
+         venue TEXT COLLATE \"C\" NOT NULL, price DOUBLE PRECISION NOT NULL, pad TEXT NOT NULL)",
+    )
+    .await;
+    let repo: Repository<Fill, Postgres> = Repository::new(t.pg.clone());
+    let e = repo.append(&fill(1, 0, 1.0)).await.expect_err("no key");
+    assert_config(&e, "no unique key on (id, ts)");
+    let e = repo.save(&fill(1, 0, 1.0)).await.expect_err("no key");
+    assert_config(&e, "no unique key on (id)");
+    // A bulk COPY would have added duplicates without a key to conflict on: refused too.
+    let large: Vec<Fill> = (0..2_000).map(|i| fill(i % 10, 0, 1.0)).collect();
+    let e = repo.append_all(&large).await.expect_err("no key");
+    assert_config(&e, "PRIMARY KEY (id, ts)");
+    assert_eq!(t.count("fills").await, 0);
+    // A unique index (not a primary key) on (id, ts) is a key dal can upsert on.
+    t.sql("CREATE UNIQUE INDEX fills_key ON fills (ts, id)")
+        .await;
+    t.pg.create_table::<Fill>()
+        .await
+        .expect("create_table: exists");
+    assert!(
+        repo.append_all(&large)
+            .await
+            .expect("append_all")
+            .is_complete()
+    );
+    assert_eq!(t.count("fills").await, 10);
+    t.finish().await;
+}

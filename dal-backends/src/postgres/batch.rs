@@ -43,7 +43,7 @@ use super::codec::{ColumnSink, CopySink, Encoder, Scalar, Sink, write_field};
 use super::ddl::TableRole;
 use super::error::{self, Failure};
 use super::sql::{self, kind};
-use super::store::{Session, retry_stale, two_roles};
+use super::store::{Session, retry_stale};
 
 /// Smallest batch written with `COPY` (below it, `UNNEST`'s single round trip wins).
 pub(crate) const COPY_MIN_ROWS: usize = 64;
@@ -128,9 +128,7 @@ async fn write<S: Session, T: Entity>(s: &S, rows: &[T], mode: Mode) -> Result<B
     let meta = T::META;
     let state = s.pg().entity_state::<T>();
     let mut conn = s.conn().await?;
-    if let Mode::Upsert(role) = mode
-        && two_roles::<T>()
-    {
+    if let Mode::Upsert(role) = mode {
         s.pg().check_table_key::<T>(&state, &mut conn, role).await?;
     }
     // Inside a transaction a failed statement would abort it: give the batch a savepoint.

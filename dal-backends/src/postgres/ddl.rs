@@ -16,8 +16,9 @@
 //! alone would overwrite a series' history, and a key on (ids, timestamp) would let `save` add
 //! rows. [`create_table_statements`] derives the table of the entity's natural role (a time
 //! series when it has a timestamp); [`create_table_statements_for`] takes the role, for such an
-//! entity used as a keyed record. The backend checks the table's key before it writes in either
-//! role and refuses a table made for the other one with `Error::Config`.
+//! entity used as a keyed record. Before its first upsert into a table, the backend reads the
+//! table's unique keys from the catalog and refuses, with `Error::Config`, a table made for the
+//! other role or one without the key the upsert conflicts on.
 
 use std::fmt::Write as _;
 

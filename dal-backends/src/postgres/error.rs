@@ -138,6 +138,15 @@ fn map_for(entity: &'static str, meta: Option<&'static EntityMeta>, e: sqlx::Err
             message,
             transient: false,
         },
+        // invalid_column_reference: an upsert's ON CONFLICT names columns without a unique key
+        // on them, i.e. the table's key is not the one dal derives for this use.
+        "42P10" => Error::Config {
+            backend: NAME,
+            message: format!(
+                "{entity}: {message}. dal upserts a record on its ids and a time series on its ids \
+                 and timestamp: give the table that primary key (see ddl::key_fields)"
+            ),
+        },
         // query_canceled (statement_timeout) and lock_not_available.
         "57014" | "55P03" => Error::Timeout {
             backend: NAME,

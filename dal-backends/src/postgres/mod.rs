@@ -4,11 +4,19 @@
 //!
 //! Statement text for the common operations comes from the derive (`T::META.pg`, computed at
 //! compile time); statements that depend on a query's shape (filters, batches) are built once
-//! per shape and cached. Values go straight from the entity into the binary wire format
+//! per shape and cached, per entity type (`TypeId`: `T::META` is a `const`, so its address is
+//! no identity). Values go straight from the entity into the binary wire format
 //! (the `codec` module): no intermediate rows on the hot path. Batches use binary `COPY` or
 //! `INSERT .. SELECT FROM UNNEST`, whichever is faster for the size (the `batch` module).
 //!
 //! # Connections
+//! [`Postgres::connect_with`] opens one connection itself, so that a wrong address or wrong
+//! credentials fail at once with an error naming the address and the cause (connection refused,
+//! a host name that does not resolve, authentication), never the password. Later, when no
+//! connection comes within [`PostgresOptions::acquire_timeout`] (sqlx retries refused
+//! connections until then, which rides through a restart), the error again says why: the
+//! cause of a fresh connection attempt, or that every connection stayed in use.
+//!
 //! The pool does not ping a connection before every use (`test_before_acquire(false)`, the
 //! opposite of sqlx's default), which would double the round trips of a point read. Dead
 //! connections are found another way: idle connections are closed after
@@ -23,6 +31,27 @@
 //! [`PostgresOptions::schema`] sets the connection's `search_path` (and creates the schema),
 //! so the unqualified table names of the derived statements resolve in that schema: tests run
 //! each case in a schema of its own.
+//!
+//! # Time series and records
+//! A time series with ids is keyed by (ids.., timestamp): an append upserts on that key, so the
+//! same ids at the same timestamp replace each other (the later wins), distinct timestamps are
+//! distinct rows, and a retried append never doubles a row. Records are keyed by their ids.
+//! [`Postgres::create_table`] makes the table of an entity's natural role, and
+//! [`Postgres::create_record_table`] the record table of an entity with ids and a timestamp;
+//! upserts into a table made for the other role, or without the key they conflict on, are
+//! refused with [`dal::Error::Config`] ([`ddl::TableRole`]).
+//!
+//! # Lost replies
+//! When the connection is lost after a write was sent and before its reply arrived, whether it
+//! was committed is unknown. Upserts (`save`, `save_all`, appends of a time series with ids)
+//! are idempotent: dal runs them again once on another connection, and reports a transient
+//! [`dal::Error::Unavailable`] if that fails too. Two writes are not repeated, and then fail
+//! with [`dal::Error::OutcomeUnknown`] (not transient): [`dal::Transaction::commit`] of a
+//! [`PgTx`] whose `COMMIT` was sent, and `append`/`append_all` of a time series without ids
+//! outside a transaction (whose statement, `COPY` or `COMMIT` was sent). A connection lost
+//! before anything could be committed (acquiring, a statement inside a transaction, which
+//! the server then rolls back) stays a transient `Unavailable`. A `delete` whose reply is lost
+//! is `Unavailable`: repeating it leaves the same state.
 
 mod batch;
 mod codec;
@@ -41,7 +70,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use dal::error::redact_url;
-use dal::{Entity, EntityMeta, Error, FieldMeta, Result};
+use dal::{Entity, EntityMeta, Error, Result};
 use sqlx::Connection as _;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -189,23 +218,20 @@ pub(crate) struct EntityState {
     pub(crate) upserts_conflict: std::sync::atomic::AtomicBool,
     /// The single-row append of a time series with ids (conflict on ids and timestamp).
     pub(crate) append: Arc<str>,
-    /// The key of the entity's table as last read from the catalog ([`TableKey`]), for an
-    /// entity with ids and a timestamp, which could serve either role.
+    /// The unique keys of the entity's table as last read from the catalog ([`table_key`]
+    /// bits; 0: not read yet, or the table did not exist then).
     table_key: AtomicU8,
 }
 
-/// What the primary key of an entity's table says about the role it was made for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-enum TableKey {
-    /// Not read yet (or the table did not exist then).
-    Unknown = 0,
-    /// The ids: a record table.
-    Record = 1,
-    /// The ids and the designated timestamp: a time-series table.
-    TimeSeries = 2,
-    /// Anything else (the user's own layout): no opinion.
-    Other = 3,
+/// Bits of [`EntityState::table_key`].
+mod table_key {
+    /// The catalog was read.
+    pub(super) const KNOWN: u8 = 1;
+    /// A unique key on exactly the ids: what a record upsert conflicts on.
+    pub(super) const IDS: u8 = 2;
+    /// A unique key on exactly the ids and the timestamp: what a time-series append conflicts
+    /// on.
+    pub(super) const IDS_TIMESTAMP: u8 = 4;
 }
 
 impl EntityState {
@@ -213,7 +239,7 @@ impl EntityState {
         EntityState {
             upserts_conflict: std::sync::atomic::AtomicBool::new(false),
             append: sql::append_upsert(meta).into(),
-            table_key: AtomicU8::new(TableKey::Unknown as u8),
+            table_key: AtomicU8::new(0),
         }
     }
 }
@@ -452,9 +478,7 @@ impl Postgres {
             .read()
             .unwrap_or_else(|e| e.into_inner());
         for state in map.values() {
-            state
-                .table_key
-                .store(TableKey::Unknown as u8, Ordering::Relaxed);
+            state.table_key.store(0, Ordering::Relaxed);
         }
     }
 
@@ -519,9 +543,11 @@ impl Postgres {
         )
     }
 
-    /// Refuses a write in `role` to a table whose primary key was made for the other role (see
-    /// [`ddl::TableRole`]). Only entities with ids and a timestamp can be used in both roles;
-    /// their table's key is read from the catalog once (on `conn`) and remembered.
+    /// Refuses an upsert in `role` to a table without the unique key it conflicts on (see
+    /// [`ddl::TableRole`]): a table made for the other role (an entity with ids and a timestamp
+    /// can serve either), or one without a key at all, where a bulk `COPY` would add duplicates
+    /// instead of replacing rows. The table's unique keys are read from the catalog once (on
+    /// `conn`) and remembered until the next `create_table*`.
     pub(crate) async fn check_table_key<T: Entity>(
         &self,
         state: &EntityState,
@@ -529,18 +555,15 @@ impl Postgres {
         role: ddl::TableRole,
     ) -> Result<()> {
         let meta = T::META;
-        let Some(ts) = meta.timestamp() else {
-            return Ok(());
-        };
-        if meta.id_fields.is_empty() || ts.id {
-            return Ok(());
-        }
         let mut key = state.table_key.load(Ordering::Relaxed);
-        if key == TableKey::Unknown as u8 {
-            let (exists, columns): (bool, Vec<String>) = sqlx::query_as(
-                "SELECT to_regclass($1) IS NOT NULL, ARRAY(SELECT a.attname::text FROM pg_index i \
-                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
-                 WHERE i.indrelid = to_regclass($1) AND i.indisprimary)",
+        if key == 0 {
+            // Each unique index (not partial, no expressions) as its sorted column names.
+            let (exists, keys): (bool, Vec<String>) = sqlx::query_as(
+                "SELECT to_regclass($1) IS NOT NULL, ARRAY(SELECT string_agg(a.attname::text, \
+                 ',' ORDER BY a.attname::text) FROM pg_index i JOIN pg_attribute a \
+                 ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                 WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indpred IS NULL \
+                 AND NOT 0 = ANY(i.indkey::int2[]) GROUP BY i.indexrelid)",
             )
             .bind(ddl::quote_ident(meta.table))
             .fetch_one(&mut *conn)
@@ -550,28 +573,43 @@ impl Postgres {
                 // The write fails on the missing table with its own error; check next time.
                 return Ok(());
             }
-            let has = |fields: &[&FieldMeta]| {
-                fields.len() == columns.len()
-                    && fields.iter().all(|f| columns.iter().any(|c| c == f.column))
+            let has = |role| {
+                let mut columns: Vec<&str> = ddl::key_fields(meta, role)
+                    .iter()
+                    .map(|f| f.column)
+                    .collect();
+                columns.sort_unstable();
+                let columns = columns.join(",");
+                keys.contains(&columns)
             };
-            key = if has(&ddl::key_fields(meta, ddl::TableRole::Record)) {
-                TableKey::Record
-            } else if has(&ddl::key_fields(meta, ddl::TableRole::TimeSeries)) {
-                TableKey::TimeSeries
-            } else {
-                TableKey::Other
-            } as u8;
+            key = table_key::KNOWN;
+            if has(ddl::TableRole::Record) {
+                key |= table_key::IDS;
+            }
+            if has(ddl::TableRole::TimeSeries) {
+                key |= table_key::IDS_TIMESTAMP;
+            }
             state.table_key.store(key, Ordering::Relaxed);
         }
-        match role {
-            ddl::TableRole::Record if key == TableKey::TimeSeries as u8 => {
-                Err(wrong_table_key(meta, role))
+        let same_key = ddl::key_fields(meta, ddl::TableRole::Record).len()
+            == ddl::key_fields(meta, ddl::TableRole::TimeSeries).len();
+        let fits = match role {
+            ddl::TableRole::Record => key & table_key::IDS != 0,
+            // A unique key on the ids alone would refuse (or, by upsert, overwrite) the same ids
+            // at a new timestamp.
+            ddl::TableRole::TimeSeries if same_key => key & table_key::IDS != 0,
+            ddl::TableRole::TimeSeries => {
+                key & table_key::IDS_TIMESTAMP != 0 && key & table_key::IDS == 0
             }
-            ddl::TableRole::TimeSeries if key == TableKey::Record as u8 => {
-                Err(wrong_table_key(meta, role))
-            }
-            _ => Ok(()),
+        };
+        if fits {
+            return Ok(());
         }
+        let other = match role {
+            ddl::TableRole::Record => key & table_key::IDS_TIMESTAMP != 0,
+            ddl::TableRole::TimeSeries => key & table_key::IDS != 0,
+        };
+        Err(wrong_table_key(meta, role, other))
     }
 
     /// A connection from the pool. When none comes within the acquire timeout, the error says
@@ -669,9 +707,10 @@ impl Postgres {
     }
 }
 
-/// The error of a write in `role` to a table made for the other role.
+/// The error of a write in `role` to a table made for the other role (`other`), or without the
+/// key the write needs.
 #[cold]
-fn wrong_table_key(meta: &EntityMeta, role: ddl::TableRole) -> Error {
+fn wrong_table_key(meta: &EntityMeta, role: ddl::TableRole, other: bool) -> Error {
     let names = |role| {
         ddl::key_fields(meta, role)
             .iter()
@@ -684,6 +723,20 @@ fn wrong_table_key(meta: &EntityMeta, role: ddl::TableRole) -> Error {
         names(ddl::TableRole::TimeSeries),
     );
     let (table, name) = (meta.table, meta.name);
+    if !other {
+        let (key, create) = match role {
+            ddl::TableRole::Record => (ids, "Postgres::create_table (or create_record_table)"),
+            ddl::TableRole::TimeSeries => (ids_ts, "Postgres::create_table"),
+        };
+        return Error::config(
+            error::NAME,
+            format!(
+                "table {table} has no unique key on ({key}), which writes of {name} upsert on \
+                 (without it, a batch would add duplicates instead of replacing rows): create \
+                 the table with {create}, or add PRIMARY KEY ({key})"
+            ),
+        );
+    }
     let message = match role {
         ddl::TableRole::Record => format!(
             "table {table} has primary key ({ids_ts}), the time-series table of {name}: saving \

@@ -5,7 +5,8 @@
 //! shape ([`super::sql`]), values are bound in binary, rows are decoded as they arrive. On the
 //! pool, reads, upserts and appends by key that fail because the connection died are retried
 //! once on another connection (they are idempotent); deletes (whose answer would change) and
-//! appends without ids (which would double) are not. A statement whose prepared form went
+//! appends without ids (which would double) are not, and such an append whose reply was lost
+//! fails with `OutcomeUnknown` (see the module docs of [`super`]). A statement whose prepared form went
 //! stale after a schema change is retried after the connection drops its statement cache.
 
 use std::future::Future;
@@ -226,25 +227,17 @@ fn keyed_meta<T: Keyed>() -> Result<&'static EntityMeta> {
     Ok(T::META)
 }
 
-/// Whether `T` can be stored in both roles (it has ids and a timestamp), so its table's key is
-/// checked before a write ([`Postgres::check_table_key`]).
-pub(crate) fn two_roles<T: Entity>() -> bool {
-    !T::META.id_fields.is_empty() && T::META.timestamp().is_some_and(|ts| !ts.id)
-}
-
 pub(crate) async fn save<S: Session, T: Keyed>(s: &S, entity: &T) -> Result<()> {
     let meta = keyed_meta::<T>()?;
-    let state = two_roles::<T>().then(|| s.pg().entity_state::<T>());
-    let state = state.as_deref();
+    let state = s.pg().entity_state::<T>();
+    let state = &*state;
     retry_stale(s, move || async move {
         let mut args = PgArguments::default();
         entity.encode(&mut Encoder::row(&mut BindSink(&mut args)))?;
         let mut conn = s.conn().await?;
-        if let Some(state) = state {
-            s.pg()
-                .check_table_key::<T>(state, &mut conn, TableRole::Record)
-                .await?;
-        }
+        s.pg()
+            .check_table_key::<T>(state, &mut conn, TableRole::Record)
+            .await?;
         let r = sqlx::query_with(meta.pg.upsert, args)
             .execute(&mut *conn)
             .await;

@@ -48,8 +48,17 @@ pub(crate) const LIMITS: Limits = {
     l.nul_in_text = false;
     l.symbol_max_bytes = None;
     l.text_max_bytes = Some(PG_TEXT_MAX_BYTES);
+    l.index_max_bytes = Some(PG_INDEX_TEXT_MAX_BYTES);
     l
 };
+
+/// The most text one B-tree entry holds: symbols are indexed, and a key's text parts (with the
+/// timestamp, for a series) form its primary-key entry. A B-tree item may take a third of an 8 KiB
+/// page, 2,704 bytes with headers; the rest of this budget is headroom for the varlena headers,
+/// the other key parts and alignment. Larger text that happens to compress below the limit would
+/// be stored by Postgres, but then whether a value is accepted depends on its compressibility;
+/// refusing by length keeps it predictable.
+const PG_INDEX_TEXT_MAX_BYTES: usize = 2_600;
 
 /// One non-NULL value, borrowed from the entity being written.
 #[derive(Debug, Clone, Copy)]
@@ -378,17 +387,27 @@ pub(crate) struct Encoder<'s, S: Sink> {
     /// declarations, decimals brought to their declared scale), or values compared with columns
     /// in filters (a value longer than `max_len` or finer than the scale simply matches no row).
     row: bool,
+    /// UTF-8 bytes of the key's text parts so far (their index entry is bounded).
+    key_text_bytes: usize,
 }
 
 impl<'s, S: Sink> Encoder<'s, S> {
     /// Checks values of rows being written.
     pub(crate) fn row(sink: &'s mut S) -> Self {
-        Encoder { sink, row: true }
+        Encoder {
+            sink,
+            row: true,
+            key_text_bytes: 0,
+        }
     }
 
     /// Checks values compared with columns.
     pub(crate) fn filter(sink: &'s mut S) -> Self {
-        Encoder { sink, row: false }
+        Encoder {
+            sink,
+            row: false,
+            key_text_bytes: 0,
+        }
     }
 }
 
@@ -474,6 +493,10 @@ impl<S: Sink> FieldVisitor for Encoder<'_, S> {
     }
     fn str(&mut self, field: &'static FieldMeta, v: &str) -> Result<()> {
         check_text(field, v, self.row)?;
+        if self.row && field.id {
+            self.key_text_bytes += v.len();
+            LIMITS.check_key_text(field, self.key_text_bytes)?;
+        }
         self.sink.value(field, Some(Scalar::Text(v)))
     }
     fn uuid(&mut self, field: &'static FieldMeta, v: &Uuid) -> Result<()> {

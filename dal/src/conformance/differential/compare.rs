@@ -70,6 +70,42 @@ pub(super) fn same_multiset<T: Entity>(a: &[T], b: &[T]) -> bool {
     })
 }
 
+/// What differs between two lists of rows, for a failure message: the rows each side has that
+/// the other lacks (as multisets), or the first position where the order differs.
+pub(super) fn difference<T: Entity + Debug>(got: &[T], want: &[T]) -> String {
+    let unmatched = |a: &[T], b: &[T]| -> Vec<String> {
+        let mut used = vec![false; b.len()];
+        a.iter()
+            .filter(
+                |x| match (0..b.len()).find(|&i| !used[i] && same_row(*x, &b[i])) {
+                    Some(i) => {
+                        used[i] = true;
+                        false
+                    }
+                    None => true,
+                },
+            )
+            .map(|x| format!("{:?}", row_of(x)))
+            .collect()
+    };
+    let only_got = unmatched(got, want);
+    let only_want = unmatched(want, got);
+    if only_got.is_empty() && only_want.is_empty() {
+        let at = got.iter().zip(want).position(|(g, w)| !same_row(g, w));
+        return format!(
+            "the same {} rows in another order (first difference at position {at:?})",
+            got.len()
+        );
+    }
+    format!(
+        "{} rows against the reference's {}\nonly in the backend:\n  {}\nonly in the reference:\n  {}",
+        got.len(),
+        want.len(),
+        only_got.join("\n  "),
+        only_want.join("\n  ")
+    )
+}
+
 /// Floors `ts` to a multiple of `step` since the Unix epoch.
 pub(super) fn floor_timestamp(ts: DateTime<Utc>, step: Duration) -> DateTime<Utc> {
     let step = step.as_nanos().max(1) as i128;

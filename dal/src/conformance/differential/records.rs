@@ -5,8 +5,8 @@ use proptest::sample::Index;
 
 use super::Shape;
 use super::compare::{
-    FilterPick, as_stored, as_stored_filter, build_filter, check_batch, check_write, read_failed,
-    row_of, same_list, same_opt,
+    FilterPick, as_stored, as_stored_filter, build_filter, check_batch, check_write, difference,
+    read_failed, same_list, same_opt,
 };
 use crate::backend::RecordBackend;
 use crate::entity::Keyed;
@@ -198,8 +198,9 @@ pub(super) async fn run<T: Shape + Keyed, B: RecordBackend>(
                 let got = list_all(&b, &filter, *page, seen.len()).await.map_err(at)?;
                 if !same_list(&got, &want) {
                     return Err(at(format!(
-                        "list({:?}, page {page}) returned\n{got:#?}\nthe reference\n{want:#?}",
-                        filter.conditions()
+                        "list({:?}, page {page}) returned {}",
+                        filter.conditions(),
+                        difference(&got, &want)
                     )));
                 }
             }
@@ -224,9 +225,9 @@ pub(super) async fn run<T: Shape + Keyed, B: RecordBackend>(
     let want = list_all(&m, &all, 1000, seen.len()).await?;
     let got = list_all(&b, &all, 1000, seen.len()).await?;
     if !same_list(&got, &want) {
-        let got_rows: Vec<_> = got.iter().map(row_of).collect();
         return Err(format!(
-            "at the end, list returned\n{got_rows:#?}\nthe reference\n{want:#?}"
+            "at the end, list returned {}",
+            difference(&got, &want)
         ));
     }
     Ok(())

@@ -77,7 +77,14 @@ pub const LIMITS: Limits = {
     l.nul_in_text = true;
     l.nul_in_symbols = false;
     l.designated_timestamp_min = micros(DESIGNATED_MIN_MICROS);
-    l.designated_timestamp_max = micros(DESIGNATED_MAX_MICROS);
+    // The last nanosecond that truncates to the latest microsecond QuestDB accepts.
+    l.designated_timestamp_max = match DateTime::from_timestamp(
+        DESIGNATED_MAX_MICROS.div_euclid(1_000_000),
+        (DESIGNATED_MAX_MICROS.rem_euclid(1_000_000) * 1_000 + 999) as u32,
+    ) {
+        Some(t) => t,
+        None => panic!("timestamp limit out of chrono's range"),
+    };
     l.null_uuid = Some(Uuid::from_u128(NULL_UUID));
     l.symbol_max_bytes = Some(SYMBOL_MAX_BYTES);
     l.text_max_bytes = Some(TEXT_MAX_BYTES);

@@ -112,7 +112,6 @@ impl Budget {
 /// Runs `budget.cases` generated cases: each gets a fresh backend from `setup` (a fresh namespace,
 /// so empty tables) and runs one sequence per shape on it, each beside a fresh Memory.
 fn run_cases<S, Fut, V, Run, RunFut>(
-    runtime: &tokio::runtime::Runtime,
     test: &str,
     budget: Budget,
     setup: &S,
@@ -128,6 +127,9 @@ fn run_cases<S, Fut, V, Run, RunFut>(
 {
     let mut runner = budget.runner();
     let result = runner.run(&cases, |case| {
+        // A runtime per case: dropping it ends every task the case's backend started (a writer,
+        // a pool's connections), so cases do not pile up connections on the server.
+        let runtime = new_runtime(test);
         runtime.block_on(async {
             let name = test.rsplit("::").next().unwrap_or(test);
             let Some(backend) = setup(namespace(name)).await.into_backend() else {
@@ -154,9 +156,9 @@ fn run_cases<S, Fut, V, Run, RunFut>(
 /// Expands to a group runner body: the strategy is a tuple of one sequence per shape, and the run
 /// plays them one after the other on the same backend (every shape has its own table).
 macro_rules! shapes_group {
-    ($runtime:ident, $test:ident, $budget:ident, $setup:ident, $module:ident :: $sequence:ident, $run:ident; $($shape:ident),+) => {{
+    ($test:ident, $budget:ident, $setup:ident, $module:ident :: $sequence:ident, $run:ident; $($shape:ident),+) => {{
         let strategy = ($($module::$sequence::<shapes::$shape>($budget.max_ops),)+).boxed();
-        run_cases(&$runtime, $test, $budget, &$setup, strategy, |backend, case| async move {
+        run_cases($test, $budget, &$setup, strategy, |backend, case| async move {
             #[allow(non_snake_case)]
             let ($($shape,)+) = case;
             $(
@@ -169,32 +171,37 @@ macro_rules! shapes_group {
     }};
 }
 
-/// Builds the runtime and checks that the setup gives a backend at all (otherwise the group is
-/// skipped, as the example cases are).
-fn start<S, Fut>(test: &str, setup: &S) -> Option<(tokio::runtime::Runtime, Budget)>
+fn new_runtime(test: &str) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{test}: cannot build a tokio runtime: {e}"))
+}
+
+/// Checks that the setup gives a backend at all (otherwise the group is skipped, as the example
+/// cases are) and reads the budget.
+fn start<S, Fut>(test: &str, setup: &S) -> Option<Budget>
 where
     S: Fn(String) -> Fut,
     Fut: Future,
     Fut::Output: Setup,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{test}: cannot build a tokio runtime: {e}"));
     let name = test.rsplit("::").next().unwrap_or(test);
+    let runtime = new_runtime(test);
     let probe = runtime.block_on(async { setup(namespace(name)).await.into_backend() });
     if probe.is_none() {
         eprintln!("{test}: skipped: the setup returned no backend");
         return None;
     }
     drop(probe);
+    drop(runtime);
     let budget = Budget::from_env();
     eprintln!(
         "{test}: DAL_DIFFERENTIAL_SEED={:x}, {} sequences of up to {} operations per shape",
         budget.seed, budget.cases, budget.max_ops
     );
-    Some((runtime, budget))
+    Some(budget)
 }
 
 /// Records (`save`, `save_all`, `get`, `get_many`, `list` to the end, `delete`) on every keyed
@@ -206,12 +213,12 @@ where
     Fut::Output: Setup,
     <Fut::Output as Setup>::Backend: RecordBackend,
 {
-    let Some((runtime, budget)) = start(test, &setup) else {
+    let Some(budget) = start(test, &setup) else {
         return;
     };
     macro_rules! group {
         ($($shape:ident),+) => {
-            shapes_group!(runtime, test, budget, setup, records::sequence, run; $($shape),+)
+            shapes_group!(test, budget, setup, records::sequence, run; $($shape),+)
         };
     }
     shapes::all_keyed_shapes!(group);
@@ -226,12 +233,12 @@ where
     Fut::Output: Setup,
     <Fut::Output as Setup>::Backend: TimeSeriesBackend,
 {
-    let Some((runtime, budget)) = start(test, &setup) else {
+    let Some(budget) = start(test, &setup) else {
         return;
     };
     macro_rules! group {
         ($($shape:ident),+) => {
-            shapes_group!(runtime, test, budget, setup, series::sequence, run; $($shape),+)
+            shapes_group!(test, budget, setup, series::sequence, run; $($shape),+)
         };
     }
     shapes::all_series_shapes!(group);
@@ -246,12 +253,12 @@ where
     Fut::Output: Setup,
     <Fut::Output as Setup>::Backend: TimeSeriesBackend + MetricsBackend,
 {
-    let Some((runtime, budget)) = start(test, &setup) else {
+    let Some(budget) = start(test, &setup) else {
         return;
     };
     macro_rules! group {
         ($($shape:ident),+) => {
-            shapes_group!(runtime, test, budget, setup, series::metric_sequence, run_metrics; $($shape),+)
+            shapes_group!(test, budget, setup, series::metric_sequence, run_metrics; $($shape),+)
         };
     }
     shapes::all_series_shapes!(group);
@@ -266,12 +273,12 @@ where
     Fut::Output: Setup,
     <Fut::Output as Setup>::Backend: CacheBackend,
 {
-    let Some((runtime, budget)) = start(test, &setup) else {
+    let Some(budget) = start(test, &setup) else {
         return;
     };
     macro_rules! group {
         ($($shape:ident),+) => {
-            shapes_group!(runtime, test, budget, setup, cache::sequence, run; $($shape),+)
+            shapes_group!(test, budget, setup, cache::sequence, run; $($shape),+)
         };
     }
     shapes::all_keyed_shapes!(group);

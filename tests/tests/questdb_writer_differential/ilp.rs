@@ -40,7 +40,11 @@ impl fmt::Display for IlpValue {
             IlpValue::Micros(m) => write!(f, "{m}t"),
             IlpValue::Nanos(n) => write!(f, "{n}n"),
             IlpValue::Decimal { mantissa, scale } => {
-                write!(f, "decimal {mantissa}e-{scale}")
+                match rust_decimal::Decimal::try_from_i128_with_scale(*mantissa, u32::from(*scale))
+                {
+                    Ok(d) => write!(f, "decimal {d} (scale {scale})"),
+                    Err(_) => write!(f, "decimal {mantissa}e-{scale}"),
+                }
             }
         }
     }

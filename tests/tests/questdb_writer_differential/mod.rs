@@ -599,8 +599,22 @@ async fn play_and_check<S: Shape + TimeSeries>(
         })?;
     }
     if lines.len() != accepted.len() || stats.delivered_rows != accepted.len() as u64 {
+        let detail = match (lines.get(accepted.len()), accepted.get(lines.len())) {
+            (Some(extra), _) => {
+                let again = lines[..accepted.len()]
+                    .iter()
+                    .position(|l| l.raw == extra.raw);
+                format!(
+                    "; the first extra line{}: {}",
+                    again.map_or(String::new(), |i| format!(" (a duplicate of line {i})")),
+                    short(&String::from_utf8_lossy(&extra.raw))
+                )
+            }
+            (None, Some(lost)) => format!("; the first row with no line: {}", short_debug(lost)),
+            (None, None) => String::new(),
+        };
         return Err(format!(
-            "{} rows accepted, {} delivered by the writer's count, {} lines received",
+            "{} rows accepted, {} delivered by the writer's count, {} lines received{detail}",
             accepted.len(),
             stats.delivered_rows,
             lines.len()
@@ -744,5 +758,45 @@ fn every_kind_holds_every_series_kind() {
             EveryKind::META.fields.iter().any(|f| f.kind == kind),
             "EveryKind has no {kind:?} field"
         );
+    }
+}
+
+/// The bounds of the designated timestamp, where the declared limit and the encoder once
+/// disagreed (the nanoseconds after the last microsecond QuestDB accepts): at and around each
+/// bound, `Limits::check` and `encode_row` agree, and an accepted row's line holds its
+/// microsecond.
+#[test]
+fn the_designated_timestamp_bounds_are_what_the_encoder_accepts() {
+    use dal_backends::questdb::codec::{DESIGNATED_MAX_MICROS, DESIGNATED_MIN_MICROS, LIMITS};
+    use dal_backends::questdb::{Buffer, encode_row};
+    let at = |micros: i64, nanos: i64| {
+        DateTime::from_timestamp_micros(micros).expect("in range")
+            + chrono::Duration::nanoseconds(nanos)
+    };
+    let cases = [
+        (at(DESIGNATED_MIN_MICROS, -1), false),
+        (at(DESIGNATED_MIN_MICROS, 0), true),
+        (at(DESIGNATED_MIN_MICROS, 999), true),
+        (at(DESIGNATED_MAX_MICROS, 0), true),
+        (at(DESIGNATED_MAX_MICROS, 999), true),
+        (at(DESIGNATED_MAX_MICROS, 1_000), false),
+    ];
+    for (ts, holds) in cases {
+        let mut row = super::row(1);
+        row.ts = ts;
+        assert_eq!(LIMITS.check(&row).is_ok(), holds, "Limits::check at {ts:?}");
+        let mut buf = Buffer::new(ProtocolVersion::V3);
+        let encoded = encode_row(&mut buf, "wt", &row);
+        assert_eq!(encoded.is_ok(), holds, "encode_row at {ts:?}: {encoded:?}");
+        if holds {
+            let lines = parse_body(buf.as_bytes()).expect("a line");
+            assert_eq!(lines.len(), 1);
+            assert_eq!(lines[0].at, IlpValue::Micros(ts.timestamp_micros()));
+        } else {
+            assert!(
+                buf.as_bytes().is_empty(),
+                "nothing of a refused row is written"
+            );
+        }
     }
 }

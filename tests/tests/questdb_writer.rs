@@ -6,9 +6,11 @@
 //! the connection (a closed port) as the test asks. It can also refuse particular rows the way
 //! QuestDB does: the first line holding a refused id fails the whole request with QuestDB's
 //! JSON error (400 `invalid`, or 500 `internal error`) naming that line. A failed request records
-//! nothing, like QuestDB, whose HTTP requests are all-or-nothing. Other paths (`GET /settings`)
-//! get 404, as from a QuestDB without that endpoint. The writer uses ILP protocol version 1 here,
-//! so rows are plain text lines and can be counted by their `id`.
+//! nothing, like QuestDB, whose HTTP requests are all-or-nothing. `GET /settings` answers as
+//! QuestDB 9.3 does (ILP protocol versions 1 to 3); other paths get 404. The tests here use ILP
+//! protocol version 1, so rows are plain text lines and can be counted by their `id`; the
+//! differential test (`questdb_writer_differential`) uses the writer's default, version 3, and
+//! decodes every line the fake received.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,6 +22,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use dal::{Entity, Error};
 use dal_backends::questdb::{BatchWriter, QuestDb, QuestDbOptions, WriterOptions};
+
+mod questdb_writer_differential;
 
 #[derive(Debug, Clone, PartialEq, Entity)]
 #[entity(table = "wt", questdb(partition = "day", dedup))]
@@ -70,6 +74,8 @@ enum Refusal {
 struct Received {
     /// Every request answered 2xx: arrival time and row ids.
     batches: Vec<(Instant, Vec<i64>)>,
+    /// The body of every request answered 2xx, in arrival order.
+    bodies: Vec<Vec<u8>>,
     /// Requests answered with an error, or dropped.
     failed: usize,
     /// Requests refused because of a refused id.
@@ -281,6 +287,14 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                 state.lock().expect("state").received.failed += 1;
                 return; // drop the connection without an answer
             }
+            (_, false) if path.starts_with("/settings") => {
+                // What QuestDB 9.3 answers (trimmed): questdb-rs negotiates the protocol from it.
+                let body = r#"{"config":{"release.type":"OSS","release.version":"9.3.5","line.proto.support.versions":[1,2,3],"cairo.max.file.name.length":127},"preferences.version":0,"preferences":{}}"#;
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+            }
             (_, false) => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_owned(),
             (Mode::Fail(status, body), true) => {
                 let mut s = state.lock().expect("state");
@@ -309,6 +323,7 @@ fn serve(stream: TcpStream, state: Arc<Mutex<State>>, stop: Arc<AtomicBool>) {
                 match ids.iter().position(|id| s.refuse.contains(id)) {
                     None => {
                         s.received.batches.push((Instant::now(), ids));
+                        s.received.bodies.push(body);
                         "HTTP/1.1 204 No Content\r\n\r\n".to_owned()
                     }
                     Some(i) => {

@@ -61,6 +61,14 @@ const fn micros(v: i64) -> DateTime<Utc> {
     }
 }
 
+const fn last_nanosecond_of_micros(v: i64) -> DateTime<Utc> {
+    let nanos = (v.rem_euclid(1_000_000) * 1_000 + 999) as u32;
+    match DateTime::from_timestamp(v.div_euclid(1_000_000), nanos) {
+        Some(d) => d,
+        None => panic!("timestamp limit out of chrono's range"),
+    }
+}
+
 /// What QuestDB 9.3 stores and returns unchanged, part of the backend's
 /// [`dal::Capabilities`]. The encoder refuses every other value at `append`, and also a
 /// designated timestamp outside [`DESIGNATED_MIN_MICROS`]`..=`[`DESIGNATED_MAX_MICROS`] and a
@@ -77,14 +85,9 @@ pub const LIMITS: Limits = {
     l.nul_in_text = true;
     l.nul_in_symbols = false;
     l.designated_timestamp_min = micros(DESIGNATED_MIN_MICROS);
-    // The last nanosecond that truncates to the latest microsecond QuestDB accepts.
-    l.designated_timestamp_max = match DateTime::from_timestamp(
-        DESIGNATED_MAX_MICROS.div_euclid(1_000_000),
-        (DESIGNATED_MAX_MICROS.rem_euclid(1_000_000) * 1_000 + 999) as u32,
-    ) {
-        Some(t) => t,
-        None => panic!("timestamp limit out of chrono's range"),
-    };
+    // The last nanosecond of that microsecond: QuestDB keeps microseconds, so a later nanosecond
+    // of the last one is stored as it (the encoder floors), as on every store that truncates.
+    l.designated_timestamp_max = last_nanosecond_of_micros(DESIGNATED_MAX_MICROS);
     l.null_uuid = Some(Uuid::from_u128(NULL_UUID));
     l.symbol_max_bytes = Some(SYMBOL_MAX_BYTES);
     l.text_max_bytes = Some(TEXT_MAX_BYTES);

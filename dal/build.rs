@@ -246,6 +246,20 @@ fn keyed_shape(rng: &mut Rng, key: &[(&str, &str, &str)]) -> Vec<GenField> {
     fields
 }
 
+/// Adds each kind no shape has to one shape, round robin (at the end: the order stays drawn).
+fn cover(shapes: &mut [Vec<GenField>], kinds: &[&Kind]) {
+    let mut next = 0;
+    for kind in kinds {
+        let present = shapes.iter().any(|s| s.iter().any(|f| f.tag == kind.tag));
+        if !present {
+            let shape = &mut shapes[next % shapes.len()];
+            let n = shape.len();
+            shape.push(from_kind(kind, n));
+            next += 1;
+        }
+    }
+}
+
 fn write_shape(out: &mut String, name: &str, table: &str, container: &str, fields: &[GenField]) {
     let order: Vec<&str> = fields.iter().map(|f| f.ty.as_str()).collect();
     let _ = writeln!(out, "/// Generated shape: `{}`.", order.join(", "));
@@ -302,6 +316,16 @@ fn main() {
             break;
         }
     }
+    // Every kind a series can hold appears in some series shape, every kind in some keyed shape:
+    // a kind the draw missed is added to the shapes in turn.
+    let series_kinds: Vec<&Kind> = CATALOG.iter().filter(|k| k.series).collect();
+    cover(&mut series, &series_kinds);
+    let mut keyed: Vec<Vec<GenField>> = (0..KEYED_SHAPES)
+        .map(|i| keyed_shape(&mut rng, KEYS[i % KEYS.len()]))
+        .collect();
+    let all_kinds: Vec<&Kind> = CATALOG.iter().collect();
+    cover(&mut keyed, &all_kinds);
+
     let mut series_names = Vec::new();
     for (i, fields) in series.iter().enumerate() {
         let name = format!("SeriesShape{i:02}");
@@ -316,8 +340,7 @@ fn main() {
         series_names.push(name);
     }
     let mut keyed_names = Vec::new();
-    for i in 0..KEYED_SHAPES {
-        let fields = keyed_shape(&mut rng, KEYS[i % KEYS.len()]);
+    for (i, fields) in keyed.iter().enumerate() {
         let name = format!("KeyedShape{i:02}");
         let table = format!("dif_keyed_{i:02}");
         let ttl = if i % 2 == 1 {
@@ -325,7 +348,7 @@ fn main() {
         } else {
             ""
         };
-        write_shape(&mut out, &name, &table, ttl, &fields);
+        write_shape(&mut out, &name, &table, ttl, fields);
         keyed_names.push(name);
     }
 

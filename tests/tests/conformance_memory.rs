@@ -12,18 +12,18 @@ dal::conformance_suite! {
 /// An entity declared inside a `macro_rules!` (types written in the macro, so their spans carry
 /// its hygiene) derives and round-trips: the generated code's own names resolve at the call site.
 mod declared_by_a_macro {
-    use dal::{Memory, RecordStore, Repository};
+    use dal::{Filter, ListQuery, Memory, RecordStore, Repository};
 
     macro_rules! declare {
         ($key:ty, $text:ty) => {
             #[derive(Debug, Clone, PartialEq, dal::Entity)]
-            pub struct FromMacro {
+            pub(super) struct FromMacro {
                 #[entity(id)]
-                pub id: $key,
-                pub label: $text,
-                pub score: Option<f64>,
+                id: $key,
+                label: $text,
+                score: Option<f64>,
                 #[entity(json)]
-                pub tags: Vec<String>,
+                tags: Vec<String>,
             }
         };
     }
@@ -44,7 +44,17 @@ mod declared_by_a_macro {
                 tags: vec!["a".into()],
             };
             repo.save(&row).await.expect("save");
-            assert_eq!(repo.get(&7).await.expect("get"), Some(row));
+            assert_eq!(repo.get(&7).await.expect("get"), Some(row.clone()));
+            // The generated columns work too.
+            let filter = FromMacro::LABEL
+                .eq("x".to_owned())
+                .and(FromMacro::SCORE.is_not_null())
+                .and(FromMacro::ID.gt(6));
+            let page = repo.list(&ListQuery::new(filter, 10)).await.expect("list");
+            assert_eq!(page.items, [row]);
+            let none: Filter<FromMacro> = FromMacro::LABEL.eq("y".to_owned());
+            let page = repo.list(&ListQuery::new(none, 10)).await.expect("list");
+            assert!(page.items.is_empty());
         });
     }
 }

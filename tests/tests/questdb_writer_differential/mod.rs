@@ -27,7 +27,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use dal::conformance::differential::shapes::Doc;
 use dal::conformance::differential::values as v;
-use dal::conformance::differential::{SeriesShapeVisitor, Shape, visit_series_shapes};
+use dal::conformance::differential::{Budget, SeriesShapeVisitor, Shape, visit_series_shapes};
 use dal::value::RowCapture;
 use dal::{
     Backend, BatchReport, Entity, Error, FieldKind, FieldMeta, Limits, Repository, TimeSeries,
@@ -36,7 +36,7 @@ use dal::{
 use dal_backends::questdb::{ProtocolVersion, QuestDb, QuestDbOptions};
 use proptest::option::of;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use proptest::test_runner::{TestCaseError, TestError};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -129,63 +129,6 @@ impl Shape for EveryKind {
                 },
             )
             .boxed()
-    }
-}
-
-/// The run's budget and seed, from the environment (as the differential suite reads them).
-#[derive(Debug, Clone, Copy)]
-struct Budget {
-    cases: u32,
-    max_ops: usize,
-    shrink: u32,
-    seed: u64,
-}
-
-impl Budget {
-    fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let seed = var("DAL_DIFFERENTIAL_SEED")
-            .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
-            .unwrap_or_else(|| {
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos() as u64)
-                    .unwrap_or(0);
-                nanos ^ (u64::from(std::process::id()) << 32)
-            });
-        Budget {
-            cases: var("DAL_DIFFERENTIAL_CASES")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(4),
-            max_ops: var("DAL_DIFFERENTIAL_OPS")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(12usize)
-                .max(1),
-            shrink: var("DAL_DIFFERENTIAL_SHRINK")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(256),
-            seed,
-        }
-    }
-
-    /// A runner seeded with the run's seed: every shape replays from it.
-    fn runner(&self) -> TestRunner {
-        let config = Config {
-            cases: self.cases,
-            failure_persistence: None,
-            max_shrink_iters: self.shrink,
-            ..Config::default()
-        };
-        let mut bytes = [0u8; 32];
-        bytes[..8].copy_from_slice(&self.seed.to_le_bytes());
-        TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
-    }
-
-    fn reproduce(&self) -> String {
-        format!(
-            "DAL_DIFFERENTIAL_SEED={:x} DAL_DIFFERENTIAL_CASES={} DAL_DIFFERENTIAL_OPS={}",
-            self.seed, self.cases, self.max_ops
-        )
     }
 }
 

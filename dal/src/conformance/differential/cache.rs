@@ -9,7 +9,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::Shape;
-use super::compare::{as_stored, check_batch, check_write, read_failed, same_opt};
+use super::compare::{as_stored, check_batch, check_many, check_write, read_failed, same_opt};
 use super::records::{KeyPick, key_pick};
 use crate::backend::CacheBackend;
 use crate::entity::Keyed;
@@ -106,15 +106,8 @@ pub(super) async fn run<T: Shape + Keyed, B: CacheBackend>(
             }
             CacheOp::PutAll(rows) => {
                 seen.extend(rows.iter().cloned());
-                let expected: Vec<_> = rows.iter().map(|r| caps.limits.check(r)).collect();
                 let report = b.put_all(rows).await;
-                let accepted = check_batch("put_all", rows, &expected, report).map_err(at)?;
-                let kept: Vec<T> = rows
-                    .iter()
-                    .zip(&accepted)
-                    .filter(|(_, ok)| **ok)
-                    .map(|(r, _)| as_stored(r, &caps))
-                    .collect();
+                let kept = check_batch("put_all", rows, &caps, report).map_err(at)?;
                 m.put_all(&kept)
                     .await
                     .map_err(|e| at(format!("the reference refused it: {e}")))?;
@@ -136,19 +129,8 @@ pub(super) async fn run<T: Shape + Keyed, B: CacheBackend>(
             CacheOp::LookupMany(picks) => {
                 let keys: Vec<T::Key> = picks.iter().filter_map(|p| p.key(&seen)).collect();
                 let want = m.lookup_many(&keys).await.map_err(|e| at(e.to_string()))?;
-                let unstorable = keys.iter().any(|k| caps.limits.check_key::<T>(k).is_err());
-                match b.lookup_many(&keys).await {
-                    Ok(got)
-                        if got.len() == want.len()
-                            && got.iter().zip(&want).all(|(g, w)| same_opt(g, w)) => {}
-                    Ok(got) => {
-                        return Err(at(format!(
-                            "lookup_many({keys:?}) returned {got:?}, the reference {want:?}"
-                        )));
-                    }
-                    Err(_) if unstorable => {}
-                    Err(e) => return Err(at(read_failed("lookup_many", &e))),
-                }
+                let got = b.lookup_many(&keys).await;
+                check_many("lookup_many", &keys, &caps, got, &want).map_err(at)?;
             }
             CacheOp::Invalidate(pick) => {
                 let Some(key) = pick.key(&seen) else { continue };

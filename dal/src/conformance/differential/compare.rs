@@ -201,13 +201,15 @@ pub(super) fn check_write<T: Entity + Debug>(
     }
 }
 
-/// Checks a batch report against the items the limits refuse; returns the accepted items' flags.
+/// Checks a batch report against the items the limits refuse; returns the accepted items as the
+/// store keeps them ([`as_stored`]), for the reference.
 pub(super) fn check_batch<T: Entity + Debug>(
     what: &str,
     rows: &[T],
-    expected: &[Result<()>],
+    caps: &Capabilities,
     report: Result<crate::query::BatchReport>,
-) -> std::result::Result<Vec<bool>, String> {
+) -> std::result::Result<Vec<T>, String> {
+    let expected: Vec<Result<()>> = rows.iter().map(|r| caps.limits.check(r)).collect();
     let report = report.map_err(|e| {
         format!("{what} failed as a whole (`{e}`); a batch reports refused items one by one")
     })?;
@@ -238,14 +240,41 @@ pub(super) fn check_batch<T: Entity + Debug>(
             ));
         }
     }
-    let written = accepted.iter().filter(|ok| **ok).count();
-    if report.written != written {
+    let kept: Vec<T> = rows
+        .iter()
+        .zip(&accepted)
+        .filter(|(_, ok)| **ok)
+        .map(|(r, _)| as_stored(r, caps))
+        .collect();
+    if report.written != kept.len() {
         return Err(format!(
-            "{what} says {} written, but {written} items were not refused",
-            report.written
+            "{what} says {} written, but {} items were not refused",
+            report.written,
+            kept.len()
         ));
     }
-    Ok(accepted)
+    Ok(kept)
+}
+
+/// Checks a multi-key read (`get_many`, `lookup_many`): one slot per key, each as the
+/// reference's; a read that names a key the store cannot hold may fail instead.
+pub(super) fn check_many<T: crate::Keyed + Debug>(
+    what: &str,
+    keys: &[T::Key],
+    caps: &Capabilities,
+    got: Result<Vec<Option<T>>>,
+    want: &[Option<T>],
+) -> std::result::Result<(), String> {
+    match got {
+        Ok(got) if got.len() == want.len() && got.iter().zip(want).all(|(g, w)| same_opt(g, w)) => {
+            Ok(())
+        }
+        Ok(got) => Err(format!(
+            "{what}({keys:?}) returned {got:?}, the reference {want:?}"
+        )),
+        Err(_) if keys.iter().any(|k| caps.limits.check_key::<T>(k).is_err()) => Ok(()),
+        Err(e) => Err(read_failed(what, &e)),
+    }
 }
 
 /// A generated filter: a field, an operator and a value taken from a row seen in the sequence.

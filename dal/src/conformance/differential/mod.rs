@@ -56,17 +56,24 @@ pub trait Shape: Entity + Debug + PartialEq {
     fn strategy() -> BoxedStrategy<Self>;
 }
 
-/// The run's budget and seed, from the environment.
+/// The run's budget and seed, from the environment (the table in the module docs); public so a
+/// backend's own differential tests (a writer checked through a fake server) share it.
 #[derive(Debug, Clone, Copy)]
-struct Budget {
-    cases: u32,
-    max_ops: usize,
-    shrink: u32,
-    seed: u64,
+#[non_exhaustive]
+pub struct Budget {
+    /// Generated cases (`DAL_DIFFERENTIAL_CASES`).
+    pub cases: u32,
+    /// Longest operation sequence (`DAL_DIFFERENTIAL_OPS`).
+    pub max_ops: usize,
+    /// Most shrinking steps (`DAL_DIFFERENTIAL_SHRINK`).
+    pub shrink: u32,
+    /// The seed (`DAL_DIFFERENTIAL_SEED`, hex; random when unset).
+    pub seed: u64,
 }
 
 impl Budget {
-    fn from_env() -> Self {
+    /// Reads the budget from the environment, with the documented defaults.
+    pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let cases = var("DAL_DIFFERENTIAL_CASES")
             .and_then(|v| v.parse().ok())
@@ -95,7 +102,8 @@ impl Budget {
         }
     }
 
-    fn runner(&self) -> TestRunner {
+    /// A proptest runner with this budget, seeded with the run's seed, persisting nothing.
+    pub fn runner(&self) -> TestRunner {
         let config = Config {
             cases: self.cases,
             failure_persistence: None,
@@ -106,6 +114,14 @@ impl Budget {
         let mut bytes = [0u8; 32];
         bytes[..8].copy_from_slice(&self.seed.to_le_bytes());
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+    }
+
+    /// The variables that replay this run.
+    pub fn reproduce(&self) -> String {
+        format!(
+            "DAL_DIFFERENTIAL_SEED={:x} DAL_DIFFERENTIAL_CASES={} DAL_DIFFERENTIAL_OPS={}",
+            self.seed, self.cases, self.max_ops
+        )
     }
 }
 
@@ -142,9 +158,8 @@ fn run_cases<S, Fut, V, Run, RunFut>(
         Ok(()) => {}
         Err(TestError::Fail(reason, case)) => panic!(
             "{test}: {reason}\n\nminimal failing case (one sequence per shape):\n{case:#?}\n\n\
-             {reason}\n\nreproduce with DAL_DIFFERENTIAL_SEED={:x} DAL_DIFFERENTIAL_CASES={} \
-             DAL_DIFFERENTIAL_OPS={}",
-            budget.seed, budget.cases, budget.max_ops
+             {reason}\n\nreproduce with {}",
+            budget.reproduce()
         ),
         Err(TestError::Abort(reason)) => panic!(
             "{test}: aborted: {reason} (DAL_DIFFERENTIAL_SEED={:x})",

@@ -144,15 +144,8 @@ async fn write<T: Shape + TimeSeries, B: TimeSeriesBackend>(
     batch: bool,
 ) -> Result<(), String> {
     if batch {
-        let expected: Vec<_> = rows.iter().map(|r| caps.limits.check(r)).collect();
         let report = b.append_all(rows).await;
-        let accepted = check_batch("append_all", rows, &expected, report)?;
-        let kept: Vec<T> = rows
-            .iter()
-            .zip(&accepted)
-            .filter(|(_, ok)| **ok)
-            .map(|(r, _)| as_stored(r, caps))
-            .collect();
+        let kept = check_batch("append_all", rows, caps, report)?;
         m.append_all(&kept)
             .await
             .map_err(|e| format!("the reference refused it: {e}"))?;

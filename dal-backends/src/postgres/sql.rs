@@ -63,6 +63,7 @@ pub(crate) mod kind {
     pub(crate) const STAGE_UPSERT: u32 = 11;
     pub(crate) const UNNEST_APPEND: u32 = 12;
     pub(crate) const STAGE_APPEND: u32 = 13;
+    pub(crate) const WINDOW_VALUES: u32 = 14;
 }
 
 /// Appends the shape of `conditions` (field and operator of each).
@@ -253,25 +254,59 @@ pub(crate) fn quantile(
     sql
 }
 
-/// `SELECT count, min, max, avg, sum (as float8) FROM t WHERE window ..`.
+/// `SELECT v::float8 [, bucket] FROM t WHERE window .. ORDER BY [bucket,] ts`: the window's
+/// values as the aggregates of [`summary`] and [`downsample`] read them. Every value is converted
+/// to `float8` before it is summed, as the memory backend sums in `f64` (`sum(real)` would sum in
+/// single precision), and they come in time order, so a float sum adds in the order the memory
+/// backend adds (and gives the same answer on every run: a parallel plan would not). A subquery
+/// with `ORDER BY` is never flattened, and an aggregate over it consumes its rows in that order.
+fn push_window_values(
+    sql: &mut String,
+    meta: &EntityMeta,
+    ts: &FieldMeta,
+    value: &FieldMeta,
+    conditions: &[Condition],
+    bucket: bool,
+    n: &mut usize,
+) {
+    sql.push_str("(SELECT ");
+    push_ident(sql, value.column);
+    sql.push_str("::float8 AS dal_v");
+    if bucket {
+        sql.push_str(", floor(extract(epoch FROM ");
+        push_ident(sql, ts.column);
+        sql.push_str(") * 1000000 / $1)::int8 AS dal_bucket");
+    }
+    push_metric_from(sql, meta, ts, value, conditions, n);
+    sql.push_str(" ORDER BY ");
+    if bucket {
+        sql.push_str("dal_bucket, ");
+    }
+    push_ident(sql, ts.column);
+    sql.push_str(") AS dal_window");
+}
+
+/// `SELECT count, min, max, sum (as float8) FROM (window values in time order)`; the mean is the
+/// sum divided by the count, computed by the caller as the memory backend computes it (`avg`
+/// raises an overflow error where the sum of squares it keeps overflows, and `/` an underflow
+/// error on a subnormal quotient). Postgres raises `22003` where the sum of finite values
+/// overflows: the caller then aggregates [`window_values`] itself.
 pub(crate) fn summary(
     meta: &EntityMeta,
     ts: &FieldMeta,
     value: &FieldMeta,
     conditions: &[Condition],
 ) -> String {
-    let mut col = String::new();
-    push_ident(&mut col, value.column);
-    let mut sql = format!(
-        "SELECT count({col}), min({col})::float8, max({col})::float8, avg({col})::float8, sum({col})::float8"
-    );
+    let mut sql = String::from("SELECT count(dal_v), min(dal_v), max(dal_v), sum(dal_v) FROM ");
     let mut n = 0;
-    push_metric_from(&mut sql, meta, ts, value, conditions, &mut n);
+    push_window_values(&mut sql, meta, ts, value, conditions, false, &mut n);
     sql
 }
 
 /// Buckets by `floor(epoch_µs / width_µs)` (exact numeric arithmetic, floored also before
-/// 1970), one aggregate and the count per non-empty bucket, ascending.
+/// 1970), one aggregate and the count per non-empty bucket, ascending. `Mean` selects the sum
+/// (the caller divides by the count, as for [`summary`]); each bucket's values are summed in
+/// time order.
 pub(crate) fn downsample(
     meta: &EntityMeta,
     ts: &FieldMeta,
@@ -279,23 +314,36 @@ pub(crate) fn downsample(
     aggregate: Aggregate,
     conditions: &[Condition],
 ) -> String {
-    let mut col = String::new();
-    push_ident(&mut col, value.column);
-    let mut t = String::new();
-    push_ident(&mut t, ts.column);
     let agg = match aggregate {
-        Aggregate::Count => format!("count({col})::float8"),
-        Aggregate::Min => format!("min({col})::float8"),
-        Aggregate::Max => format!("max({col})::float8"),
-        Aggregate::Mean => format!("avg({col})::float8"),
-        Aggregate::Sum => format!("sum({col})::float8"),
+        Aggregate::Count => "count(dal_v)::float8",
+        Aggregate::Min => "min(dal_v)",
+        Aggregate::Max => "max(dal_v)",
+        Aggregate::Mean | Aggregate::Sum => "sum(dal_v)",
     };
-    let mut sql = format!(
-        "SELECT floor(extract(epoch FROM {t}) * 1000000 / $1)::int8 AS dal_bucket, {agg}, count({col})"
-    );
+    let mut sql = format!("SELECT dal_bucket, {agg}, count(dal_v) FROM ");
     let mut n = 1;
-    push_metric_from(&mut sql, meta, ts, value, conditions, &mut n);
+    push_window_values(&mut sql, meta, ts, value, conditions, true, &mut n);
     sql.push_str(" GROUP BY dal_bucket ORDER BY dal_bucket");
+    sql
+}
+
+/// `SELECT ts, v::float8 FROM t WHERE window .. ORDER BY ts`: the values of a window for the
+/// caller to aggregate, in the order the memory backend aggregates them.
+pub(crate) fn window_values(
+    meta: &EntityMeta,
+    ts: &FieldMeta,
+    value: &FieldMeta,
+    conditions: &[Condition],
+) -> String {
+    let mut sql = String::from("SELECT ");
+    push_ident(&mut sql, ts.column);
+    sql.push_str(", ");
+    push_ident(&mut sql, value.column);
+    sql.push_str("::float8");
+    let mut n = 0;
+    push_metric_from(&mut sql, meta, ts, value, conditions, &mut n);
+    sql.push_str(" ORDER BY ");
+    push_ident(&mut sql, ts.column);
     sql
 }
 

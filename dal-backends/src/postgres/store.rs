@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use dal::query::{Condition, check_quantile};
+use dal::query::{Accumulator, Condition, Downsampler, check_quantile};
 use dal::value::RowCapture;
 use dal::{
     Aggregate, AnyColumn, BatchReport, Bucket, Cursor, Entity, EntityMeta, Error, FieldMeta,
@@ -487,18 +487,32 @@ fn metric_shape(
     shape
 }
 
+/// The rows of an aggregate statement, or the overflow Postgres raised computing them.
+enum Aggregated {
+    Rows(Vec<PgRow>),
+    /// SQLSTATE 22003: a float sum of finite values overflowed, where IEEE arithmetic (and the
+    /// memory backend) gives ±infinity. The caller aggregates the window's values itself.
+    Overflow,
+}
+
+/// The savepoint that keeps an overflow inside a transaction from aborting it.
+const METRIC_SAVEPOINT: &str = "SAVEPOINT dal_metric";
+
 /// Runs an aggregate statement whose parameters are `pre` (bound first), the window, then the
-/// filter; returns its rows.
+/// filter; returns its rows, or [`Aggregated::Overflow`]. Inside a transaction the statement
+/// runs under a savepoint, so that an overflow leaves the transaction usable.
 async fn metric_rows<S: Session, T: TimeSeries>(
     s: &S,
     sql: &std::sync::Arc<str>,
     query: &MetricQuery<T>,
     pre: Option<Scalar<'static>>,
-) -> Result<Vec<PgRow>> {
+    may_overflow: bool,
+) -> Result<Aggregated> {
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
     query.validate()?;
     let conditions = query.filter.conditions();
+    let guarded = may_overflow && !s.pooled();
     retry_stale(s, || async move {
         let mut args = PgArguments::default();
         match pre {
@@ -510,10 +524,85 @@ async fn metric_rows<S: Session, T: TimeSeries>(
         bind_bound(&mut args, ts, &query.end)?;
         bind_conditions(&mut args, conditions)?;
         let mut conn = s.conn().await?;
+        if guarded {
+            let r = sqlx::raw_sql(METRIC_SAVEPOINT).execute(&mut *conn).await;
+            s.pg().checked(&mut conn, Some(meta), r).await?;
+        }
         let r = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
             .fetch_all(&mut *conn)
             .await;
-        s.pg().checked(&mut conn, Some(meta), r).await
+        let overflow = matches!(&r, Err(e) if may_overflow && error::sqlstate(e) == Some("22003"));
+        if guarded {
+            let end = if overflow {
+                "ROLLBACK TO SAVEPOINT dal_metric; RELEASE SAVEPOINT dal_metric"
+            } else if r.is_ok() {
+                "RELEASE SAVEPOINT dal_metric"
+            } else {
+                // Any other error aborted the transaction; the savepoint goes with it.
+                ""
+            };
+            if !end.is_empty() {
+                let done = sqlx::raw_sql(end).execute(&mut *conn).await;
+                s.pg().checked(&mut conn, Some(meta), done).await?;
+            }
+        }
+        if overflow {
+            tracing::debug!(
+                entity = meta.name,
+                "postgres: a float sum overflowed; aggregating the window's values here"
+            );
+            return Ok(Aggregated::Overflow);
+        }
+        s.pg()
+            .checked(&mut conn, Some(meta), r)
+            .await
+            .map(Aggregated::Rows)
+    })
+    .await
+}
+
+/// The window's values in time order (timestamp, value as `f64`), for the aggregation of
+/// [`dal::query::Accumulator`] where Postgres' own arithmetic raised an overflow.
+async fn window_values<S: Session, T: TimeSeries>(
+    s: &S,
+    query: &MetricQuery<T>,
+) -> Result<Vec<(DateTime<Utc>, f64)>> {
+    use futures_util::TryStreamExt as _;
+    let meta = T::META;
+    let ts = timestamp_field::<T>()?;
+    let value = query.value.field();
+    let conditions = query.filter.conditions();
+    let sql = s.pg().statements().get::<T>(
+        metric_shape(kind::WINDOW_VALUES, value, 0, conditions),
+        || sql::window_values(meta, ts, value, conditions),
+    );
+    retry_stale(s, || {
+        let sql = &sql;
+        async move {
+            let mut args = PgArguments::default();
+            bind_bound(&mut args, ts, &query.start)?;
+            bind_bound(&mut args, ts, &query.end)?;
+            bind_conditions(&mut args, conditions)?;
+            let mut conn = s.conn().await?;
+            let mut out = Vec::new();
+            let failed = {
+                let mut stream =
+                    sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args).fetch(&mut *conn);
+                loop {
+                    match stream.try_next().await {
+                        Ok(Some(row)) => {
+                            out.push((column(meta, &row, 0)?, column(meta, &row, 1)?));
+                        }
+                        Ok(None) => break None,
+                        Err(e) => break Some(e),
+                    }
+                }
+            };
+            match failed {
+                None => Ok(out),
+                Some(e) => s.pg().checked(&mut conn, Some(meta), Err(e)).await,
+            }
+        }
     })
     .await
 }
@@ -546,7 +635,11 @@ pub(crate) async fn quantile<S: Session, T: TimeSeries>(
         .get::<T>(metric_shape(kind::QUANTILE, value, 0, conditions), || {
             sql::quantile(meta, ts, value, conditions)
         });
-    let rows = metric_rows(s, &sql, query, Some(Scalar::F64(p))).await?;
+    // percentile_cont interpolates in plain C arithmetic: it cannot raise an overflow.
+    let Aggregated::Rows(rows) = metric_rows(s, &sql, query, Some(Scalar::F64(p)), false).await?
+    else {
+        return Err(Error::invalid(meta.name, "quantile: unexpected overflow"));
+    };
     match rows.first() {
         Some(row) => column::<Option<f64>>(meta, row, 0),
         None => Ok(None),
@@ -567,7 +660,16 @@ pub(crate) async fn summary<S: Session, T: TimeSeries>(
         .get::<T>(metric_shape(kind::SUMMARY, value, 0, conditions), || {
             sql::summary(meta, ts, value, conditions)
         });
-    let rows = metric_rows(s, &sql, query, None).await?;
+    let rows = match metric_rows(s, &sql, query, None, true).await? {
+        Aggregated::Rows(rows) => rows,
+        Aggregated::Overflow => {
+            let mut acc = None;
+            for (_, v) in window_values(s, query).await? {
+                Accumulator::push(&mut acc, v);
+            }
+            return Ok(Accumulator::summary(acc));
+        }
+    };
     let Some(row) = rows.first() else {
         return Ok(Summary::default());
     };
@@ -575,12 +677,14 @@ pub(crate) async fn summary<S: Session, T: TimeSeries>(
     if count == 0 {
         return Ok(Summary::default());
     }
+    let sum: Option<f64> = column(meta, row, 3)?;
     Ok(Summary {
         count: u64::try_from(count).unwrap_or(0),
         min: column(meta, row, 1)?,
         max: column(meta, row, 2)?,
-        mean: column(meta, row, 3)?,
-        sum: column(meta, row, 4)?,
+        // As `Accumulator::mean` computes it.
+        mean: sum.map(|sum| sum / count as f64),
+        sum,
     })
 }
 
@@ -601,7 +705,17 @@ pub(crate) async fn downsample<S: Session, T: TimeSeries>(
         metric_shape(kind::DOWNSAMPLE, value, aggregate as u32, conditions),
         || sql::downsample(meta, ts, value, aggregate, conditions),
     );
-    let rows = metric_rows(s, &sql, query, Some(Scalar::I64(w))).await?;
+    let may_overflow = matches!(aggregate, Aggregate::Mean | Aggregate::Sum);
+    let rows = match metric_rows(s, &sql, query, Some(Scalar::I64(w)), may_overflow).await? {
+        Aggregated::Rows(rows) => rows,
+        Aggregated::Overflow => {
+            let mut buckets = Downsampler::new(meta.name, width)?;
+            for (ts, v) in window_values(s, query).await? {
+                buckets.add(ts, v)?;
+            }
+            return Ok(buckets.finish(aggregate));
+        }
+    };
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let bucket: i64 = column(meta, row, 0)?;
@@ -611,9 +725,15 @@ pub(crate) async fn downsample<S: Session, T: TimeSeries>(
             .checked_mul(w)
             .and_then(DateTime::from_timestamp_micros)
             .ok_or_else(|| Error::invalid(meta.name, "bucket start out of range"))?;
+        let value = value.unwrap_or(f64::NAN);
         out.push(Bucket {
             start,
-            value: value.unwrap_or(f64::NAN),
+            // As `Accumulator::mean` computes it.
+            value: if aggregate == Aggregate::Mean {
+                value / count as f64
+            } else {
+                value
+            },
             count: u64::try_from(count).unwrap_or(0),
         });
     }

@@ -177,6 +177,17 @@ fn bind_key<T: Keyed>(args: &mut PgArguments, key: &T::Key) -> Result<()> {
     T::encode_key(key, &mut Encoder::filter(&mut BindSink(args)))
 }
 
+/// After `e` failed to bind `key`: `Ok` when the key holds a value Postgres cannot store (a
+/// text with NUL, a timestamp before 4714 BC, more indexed text than a key holds), so that it
+/// names no stored row (each write of such a key was refused), as on the memory backend;
+/// otherwise `e`.
+fn names_no_row<T: Keyed>(key: &T::Key, e: Error) -> Result<()> {
+    match codec::LIMITS.check_key::<T>(key) {
+        Err(_) => Ok(()),
+        Ok(()) => Err(e),
+    }
+}
+
 fn bind_conditions(args: &mut PgArguments, conditions: &[Condition]) -> Result<()> {
     for c in conditions {
         match c {
@@ -251,7 +262,9 @@ pub(crate) async fn get<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<Opt
     let meta = keyed_meta::<T>()?;
     retry_stale(s, move || async move {
         let mut args = PgArguments::default();
-        bind_key::<T>(&mut args, key)?;
+        if let Err(e) = bind_key::<T>(&mut args, key) {
+            return names_no_row::<T>(key, e).map(|()| None);
+        }
         let mut conn = s.conn().await?;
         let r = sqlx::query_with(meta.pg.select_by_key, args)
             .fetch_optional(&mut *conn)
@@ -279,9 +292,20 @@ pub(crate) async fn get_many<S: Session, T: Keyed>(
         let (sql, ids) = (&sql, &ids);
         async move {
             let mut cols = ColumnSink::new(ids);
-            for k in keys {
+            // The position in `keys` of each key sent (a key Postgres cannot hold is not).
+            let mut sent = Vec::with_capacity(keys.len());
+            for (i, k) in keys.iter().enumerate() {
                 cols.begin_row();
-                T::encode_key(k, &mut Encoder::filter(&mut cols))?;
+                match T::encode_key(k, &mut Encoder::filter(&mut cols)) {
+                    Ok(()) => sent.push(i),
+                    Err(e) => {
+                        cols.undo_row();
+                        names_no_row::<T>(k, e)?;
+                    }
+                }
+            }
+            if sent.is_empty() {
+                return Ok((0..keys.len()).map(|_| None).collect());
             }
             let mut args = PgArguments::default();
             cols.bind(&mut args)
@@ -299,7 +323,8 @@ pub(crate) async fn get_many<S: Session, T: Keyed>(
                     .map_err(|e| Error::invalid(meta.name, e))?;
                 let slot = usize::try_from(ord - 1)
                     .ok()
-                    .and_then(|i| out.get_mut(i))
+                    .and_then(|i| sent.get(i))
+                    .and_then(|&i| out.get_mut(i))
                     .ok_or_else(|| {
                         Error::invalid(meta.name, "get_many: key position out of range")
                     })?;
@@ -314,7 +339,8 @@ pub(crate) async fn get_many<S: Session, T: Keyed>(
 pub(crate) async fn list<S: Session, T: Keyed>(s: &S, query: &ListQuery<T>) -> Result<Page<T>> {
     let meta = keyed_meta::<T>()?;
     query.validate(meta.name)?;
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let after = query.after.as_ref().map(Cursor::key_values);
     if let Some(values) = after
         && values.len() != meta.id_fields.len()
@@ -366,7 +392,9 @@ pub(crate) async fn list<S: Session, T: Keyed>(s: &S, query: &ListQuery<T>) -> R
 pub(crate) async fn delete<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<bool> {
     let meta = keyed_meta::<T>()?;
     let mut args = PgArguments::default();
-    bind_key::<T>(&mut args, key)?;
+    if let Err(e) = bind_key::<T>(&mut args, key) {
+        return names_no_row::<T>(key, e).map(|()| false);
+    }
     let mut conn = s.conn().await?;
     let r = sqlx::query_with(meta.pg.delete_by_key, args)
         .execute(&mut *conn)
@@ -420,7 +448,8 @@ pub(crate) async fn range<S: Session, T: TimeSeries>(
 ) -> Result<Vec<T>> {
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let mut shape = vec![
         kind::RANGE,
         query.order as u32,
@@ -454,7 +483,8 @@ pub(crate) async fn latest<S: Session, T: TimeSeries>(
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
     let by = by.field();
-    let conditions = filter.conditions();
+    let conditions = codec::comparable(filter.conditions());
+    let conditions = &*conditions;
     let mut shape = vec![kind::LATEST, u32::try_from(by.index).unwrap_or(u32::MAX)];
     sql::shape_conditions(&mut shape, conditions);
     let sql = s
@@ -499,19 +529,20 @@ enum Aggregated {
 const METRIC_SAVEPOINT: &str = "SAVEPOINT dal_metric";
 
 /// Runs an aggregate statement whose parameters are `pre` (bound first), the window, then the
-/// filter; returns its rows, or [`Aggregated::Overflow`]. Inside a transaction the statement
+/// filter (`conditions`, as [`codec::comparable`] made them); returns its rows, or
+/// [`Aggregated::Overflow`]. Inside a transaction the statement
 /// runs under a savepoint, so that an overflow leaves the transaction usable.
 async fn metric_rows<S: Session, T: TimeSeries>(
     s: &S,
     sql: &std::sync::Arc<str>,
     query: &MetricQuery<T>,
+    conditions: &[Condition],
     pre: Option<Scalar<'static>>,
     may_overflow: bool,
 ) -> Result<Aggregated> {
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
     query.validate()?;
-    let conditions = query.filter.conditions();
     let guarded = may_overflow && !s.pooled();
     retry_stale(s, || async move {
         let mut args = PgArguments::default();
@@ -571,7 +602,8 @@ async fn window_values<S: Session, T: TimeSeries>(
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
     let value = query.value.field();
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let sql = s.pg().statements().get::<T>(
         metric_shape(kind::WINDOW_VALUES, value, 0, conditions),
         || sql::window_values(meta, ts, value, conditions),
@@ -628,7 +660,8 @@ pub(crate) async fn quantile<S: Session, T: TimeSeries>(
     check_quantile(meta.name, p)?;
     let ts = timestamp_field::<T>()?;
     let value = query.value.field();
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let sql = s
         .pg()
         .statements()
@@ -636,7 +669,8 @@ pub(crate) async fn quantile<S: Session, T: TimeSeries>(
             sql::quantile(meta, ts, value, conditions)
         });
     // percentile_cont interpolates in plain C arithmetic: it cannot raise an overflow.
-    let Aggregated::Rows(rows) = metric_rows(s, &sql, query, Some(Scalar::F64(p)), false).await?
+    let Aggregated::Rows(rows) =
+        metric_rows(s, &sql, query, conditions, Some(Scalar::F64(p)), false).await?
     else {
         return Err(Error::invalid(meta.name, "quantile: unexpected overflow"));
     };
@@ -653,14 +687,15 @@ pub(crate) async fn summary<S: Session, T: TimeSeries>(
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
     let value = query.value.field();
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let sql = s
         .pg()
         .statements()
         .get::<T>(metric_shape(kind::SUMMARY, value, 0, conditions), || {
             sql::summary(meta, ts, value, conditions)
         });
-    let rows = match metric_rows(s, &sql, query, None, true).await? {
+    let rows = match metric_rows(s, &sql, query, conditions, None, true).await? {
         Aggregated::Rows(rows) => rows,
         Aggregated::Overflow => {
             let mut acc = None;
@@ -700,13 +735,23 @@ pub(crate) async fn downsample<S: Session, T: TimeSeries>(
     dal::query::bucket_start(meta.name, query.start, width)?;
     let w = i64::try_from(width.as_micros()).unwrap_or(i64::MAX);
     let value = query.value.field();
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let sql = s.pg().statements().get::<T>(
         metric_shape(kind::DOWNSAMPLE, value, aggregate as u32, conditions),
         || sql::downsample(meta, ts, value, aggregate, conditions),
     );
     let may_overflow = matches!(aggregate, Aggregate::Mean | Aggregate::Sum);
-    let rows = match metric_rows(s, &sql, query, Some(Scalar::I64(w)), may_overflow).await? {
+    let rows = match metric_rows(
+        s,
+        &sql,
+        query,
+        conditions,
+        Some(Scalar::I64(w)),
+        may_overflow,
+    )
+    .await?
+    {
         Aggregated::Rows(rows) => rows,
         Aggregated::Overflow => {
             let mut buckets = Downsampler::new(meta.name, width)?;

@@ -366,3 +366,64 @@ async fn stored_values_that_do_not_fit_are_codec_errors() {
     }
     t.finish().await;
 }
+
+/// Float filters compare in IEEE total order, as the memory backend does (`-0.0 < 0.0`, a NaN
+/// by its sign and payload), where Postgres' own order has `-0 = 0` and every NaN equal.
+#[tokio::test]
+async fn float_filters_compare_in_ieee_total_order() {
+    let Some((t, repo)) = setup("pgi_float_order").await else {
+        return;
+    };
+    let memory: Repository<Doc, dal::Memory> = Repository::new(dal::Memory::new());
+    let negative_nan = f64::from_bits(0xfff8_0000_0000_0000);
+    let payload_nan = f64::from_bits(0x7ff8_0000_0000_0001);
+    let xs = [
+        -0.0,
+        0.0,
+        f64::NAN,
+        negative_nan,
+        payload_nan,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        -1.0,
+        1.0,
+        5e-324,
+        -5e-324,
+    ];
+    for (i, x) in xs.iter().enumerate() {
+        let mut d = doc(&format!("d{i:02}"));
+        d.x = *x;
+        // f32 casts keep the sign and (the top of) the payload.
+        d.y = *x as f32;
+        repo.save(&d).await.expect("save");
+        memory.save(&d).await.expect("save");
+    }
+    for v in xs {
+        let w = v as f32;
+        let filters = [
+            ("=", Doc::X.eq(v), Doc::Y.eq(w)),
+            ("<>", Doc::X.ne(v), Doc::Y.ne(w)),
+            ("<", Doc::X.lt(v), Doc::Y.lt(w)),
+            ("<=", Doc::X.le(v), Doc::Y.le(w)),
+            (">", Doc::X.gt(v), Doc::Y.gt(w)),
+            (">=", Doc::X.ge(v), Doc::Y.ge(w)),
+            ("in", Doc::X.is_in([v, 1.0]), Doc::Y.is_in([w, 1.0])),
+        ];
+        for (op, fx, fy) in filters {
+            for (column, filter) in [("x", fx), ("y", fy)] {
+                let ids =
+                    |page: dal::Page<Doc>| page.items.into_iter().map(|d| d.id).collect::<Vec<_>>();
+                let query = ListQuery::new(filter, 100);
+                let got = repo.list(&query).await.expect("list");
+                let want = memory.list(&query).await.expect("reference");
+                assert_eq!(
+                    ids(got),
+                    ids(want),
+                    "{column} {op} {v:?} ({:#x})",
+                    v.to_bits()
+                );
+            }
+        }
+    }
+    t.finish().await;
+}

@@ -92,11 +92,79 @@ fn push_param(sql: &mut String, n: &mut usize) {
     sql.push_str(&n.to_string());
 }
 
+fn is_float(f: &FieldMeta) -> bool {
+    matches!(f.kind, FieldKind::F32 | FieldKind::F64)
+}
+
+/// The IEEE total order of a float as an integer (`f64::total_cmp`: the bits, with every bit
+/// but the sign flipped for negative values), for comparisons where Postgres' float order
+/// differs from it.
+fn push_float_key(sql: &mut String, f: &FieldMeta, expr: &str) {
+    let (send, bits, mask) = match f.kind {
+        FieldKind::F32 => ("float4send", "32)::int4", "2147483647"),
+        _ => ("float8send", "64)::int8", "9223372036854775807"),
+    };
+    let bits = format!("('x' || encode({send}({expr}), 'hex'))::bit({bits}");
+    sql.push_str(&format!(
+        "(CASE WHEN {bits} < 0 THEN {bits} # {mask} ELSE {bits} END)"
+    ));
+}
+
+/// Whether a float expression is one where Postgres' order differs from IEEE total order:
+/// Postgres has `-0 = 0` and every NaN equal, above every number.
+fn push_float_special(sql: &mut String, expr: &str) {
+    sql.push_str(&format!("{expr} = 'NaN' OR {expr} = 0"));
+}
+
+/// `column op $n` on a float column, in IEEE total order as filters compare
+/// ([`dal::Value::total_cmp`]: `-0 < 0`, NaN by sign and payload). Outside zeros and NaN both
+/// orders agree, so only those rows (or such a filter value) pay for the exact comparison.
+/// Float columns are never indexed (no float ids or symbols), so no index is lost.
+fn push_float_cmp(sql: &mut String, f: &FieldMeta, op: &str, param: &str) {
+    let mut col = String::new();
+    push_ident(&mut col, f.column);
+    sql.push_str("(CASE WHEN ");
+    push_float_special(sql, &col);
+    sql.push_str(" OR ");
+    push_float_special(sql, param);
+    sql.push_str(" THEN ");
+    push_float_key(sql, f, &col);
+    sql.push_str(&format!(" {op} "));
+    push_float_key(sql, f, param);
+    sql.push_str(&format!(" ELSE {col} {op} {param} END)"));
+}
+
+/// `column = ANY($n)` on a float column, with equality in IEEE total order (see
+/// [`push_float_cmp`]): a zero or NaN row equals only a list value with the same bits.
+fn push_float_in(sql: &mut String, f: &FieldMeta, param: &str) {
+    let mut col = String::new();
+    push_ident(&mut col, f.column);
+    sql.push_str("(CASE WHEN ");
+    push_float_special(sql, &col);
+    sql.push_str(" THEN ");
+    push_float_key(sql, f, &col);
+    sql.push_str(" = ANY(ARRAY(SELECT ");
+    push_float_key(sql, f, "dal_e");
+    sql.push_str(&format!(
+        " FROM unnest({param}) AS dal_e)) ELSE {col} = ANY({param}) END)"
+    ));
+}
+
 /// Appends ` AND cond` for each condition, numbering parameters after `n`.
 pub(crate) fn push_conditions(sql: &mut String, conditions: &[Condition], n: &mut usize) {
     for c in conditions {
         sql.push_str(" AND ");
         match c {
+            Condition::Cmp { field, op, .. } if is_float(field) => {
+                let mut param = String::new();
+                push_param(&mut param, n);
+                push_float_cmp(sql, field, op.as_sql(), &param);
+            }
+            Condition::In { field, .. } if is_float(field) => {
+                let mut param = String::new();
+                push_param(&mut param, n);
+                push_float_in(sql, field, &param);
+            }
             Condition::Cmp { field, op, .. } => {
                 match op {
                     CmpOp::Eq | CmpOp::Ne => push_ident(sql, field.column),

@@ -711,6 +711,11 @@ pub fn percentile_cont(sorted: &[f64], p: f64) -> Option<f64> {
     let lo = rank.floor() as usize;
     let hi = rank.ceil() as usize;
     let frac = rank - lo as f64;
+    if hi == lo {
+        // An exact rank is the value itself, as in Postgres (interpolating would turn an
+        // infinity into NaN).
+        return Some(sorted[lo]);
+    }
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
 }
 
@@ -740,6 +745,13 @@ mod tests {
         assert_eq!(percentile_cont(&v, 0.0), Some(1.0));
         assert_eq!(percentile_cont(&v, 1.0), Some(4.0));
         assert_eq!(percentile_cont(&[], 0.5), None);
+        // An exact rank is the value, also an infinite one; between ranks, interpolation.
+        let inf = [1.0, f64::INFINITY];
+        assert_eq!(percentile_cont(&inf, 1.0), Some(f64::INFINITY));
+        assert_eq!(percentile_cont(&inf, 0.5), Some(f64::INFINITY));
+        let both = [f64::NEG_INFINITY, f64::INFINITY];
+        assert_eq!(percentile_cont(&both, 0.0), Some(f64::NEG_INFINITY));
+        assert!(percentile_cont(&both, 0.5).is_some_and(f64::is_nan));
     }
 
     #[test]

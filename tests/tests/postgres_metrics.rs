@@ -243,3 +243,28 @@ async fn sums_add_in_time_order_as_the_reference_does() {
     p.downsample(Sample::QTY, 60).await;
     p.finish().await;
 }
+
+#[tokio::test]
+async fn a_quantile_at_an_exact_rank_is_the_value_itself() {
+    // p = 1 over [-inf, 1, inf] is inf (Postgres' percentile_cont), not inf + (inf - inf) * 0.
+    let rows = [
+        sample(0, f64::NEG_INFINITY),
+        sample(1, 1.0),
+        sample(2, f64::INFINITY),
+    ];
+    let Some(p) = setup("pgm_quantile", &rows).await else {
+        return;
+    };
+    for (q, want) in [
+        (0.0, f64::NEG_INFINITY),
+        (0.5, 1.0),
+        (1.0, f64::INFINITY),
+        (0.75, f64::INFINITY),
+    ] {
+        let got = p.pg.quantile(&window(Sample::VALUE), q).await;
+        let reference = p.memory.quantile(&window(Sample::VALUE), q).await;
+        assert_eq!(got.expect("quantile"), Some(want), "p {q}");
+        assert_eq!(reference.expect("quantile"), Some(want), "p {q} (reference)");
+    }
+    p.finish().await;
+}

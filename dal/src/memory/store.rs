@@ -429,16 +429,17 @@ fn select_percentile_cont(values: &mut [f64], p: f64) -> Option<f64> {
     let hi = rank.ceil() as usize;
     let frac = rank - lo as f64;
     let (_, &mut low, upper) = values.select_nth_unstable_by(lo, |x, y| cmp_nan_last(*x, *y));
-    let high = if hi == lo {
-        low
-    } else {
-        // Everything above rank `lo` is in `upper`; the next rank is its least element.
-        upper
-            .iter()
-            .copied()
-            .min_by(|x, y| cmp_nan_last(*x, *y))
-            .unwrap_or(low)
-    };
+    if hi == lo {
+        // An exact rank is the value itself, as in Postgres (interpolating would turn an
+        // infinity into NaN: inf + (inf - inf) * 0).
+        return Some(low);
+    }
+    // Everything above rank `lo` is in `upper`; the next rank is its least element.
+    let high = upper
+        .iter()
+        .copied()
+        .min_by(|x, y| cmp_nan_last(*x, *y))
+        .unwrap_or(low);
     Some(low + (high - low) * frac)
 }
 

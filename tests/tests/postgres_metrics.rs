@@ -173,10 +173,17 @@ async fn an_overflow_inside_a_transaction_leaves_it_usable() {
     let tx: PgTx = p.t.pg.begin().await.expect("begin");
     let in_tx: Repository<Sample, PgTx> = Repository::new(tx.clone());
     in_tx.append(&sample(5, 2.0)).await.expect("append in tx");
-    let s = in_tx.summary(&window(Sample::VALUE)).await.expect("summary");
+    let s = in_tx
+        .summary(&window(Sample::VALUE))
+        .await
+        .expect("summary");
     assert_eq!((s.count, s.sum), (3, Some(f64::INFINITY)));
     let b = in_tx
-        .downsample(&window(Sample::VALUE), Duration::from_secs(1), Aggregate::Sum)
+        .downsample(
+            &window(Sample::VALUE),
+            Duration::from_secs(1),
+            Aggregate::Sum,
+        )
         .await
         .expect("downsample");
     assert_eq!(b.len(), 3);
@@ -264,7 +271,11 @@ async fn a_quantile_at_an_exact_rank_is_the_value_itself() {
         let got = p.pg.quantile(&window(Sample::VALUE), q).await;
         let reference = p.memory.quantile(&window(Sample::VALUE), q).await;
         assert_eq!(got.expect("quantile"), Some(want), "p {q}");
-        assert_eq!(reference.expect("quantile"), Some(want), "p {q} (reference)");
+        assert_eq!(
+            reference.expect("quantile"),
+            Some(want),
+            "p {q} (reference)"
+        );
     }
     p.finish().await;
 }

@@ -530,6 +530,146 @@ pub fn bucket_start(
         .ok_or_else(|| Error::invalid(entity, "bucket start out of range"))
 }
 
+/// The arithmetic of `summary` and `downsample`, shared by every backend: values are converted
+/// to `f64` and summed in the order given (time order), as IEEE arithmetic does (an overflow is
+/// ±infinity, never an error); min and max order NaN above every number; the mean is the sum
+/// divided by the count. The memory backend computes with it, and a backend whose own arithmetic
+/// cannot give the same answer (Postgres raises an error where a float sum overflows) falls back
+/// on it over the window's values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Accumulator {
+    count: u64,
+    min: f64,
+    max: f64,
+    sum: f64,
+}
+
+impl Accumulator {
+    /// The aggregate of one value.
+    pub fn new(v: f64) -> Self {
+        Accumulator {
+            count: 1,
+            min: v,
+            max: v,
+            sum: v,
+        }
+    }
+
+    /// Adds the next value (in time order).
+    pub fn add(&mut self, v: f64) {
+        self.count += 1;
+        self.sum += v;
+        if cmp_nan_last(v, self.min) == std::cmp::Ordering::Less {
+            self.min = v;
+        }
+        if cmp_nan_last(v, self.max) == std::cmp::Ordering::Greater {
+            self.max = v;
+        }
+    }
+
+    /// Adds `v` to an accumulator that may not have started yet.
+    pub fn push(acc: &mut Option<Accumulator>, v: f64) {
+        match acc {
+            Some(acc) => acc.add(v),
+            None => *acc = Some(Accumulator::new(v)),
+        }
+    }
+
+    /// Number of values.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The sum divided by the count.
+    pub fn mean(&self) -> f64 {
+        self.sum / self.count as f64
+    }
+
+    /// One aggregate of the values.
+    pub fn get(&self, aggregate: Aggregate) -> f64 {
+        match aggregate {
+            Aggregate::Count => self.count as f64,
+            Aggregate::Min => self.min,
+            Aggregate::Max => self.max,
+            Aggregate::Mean => self.mean(),
+            Aggregate::Sum => self.sum,
+        }
+    }
+
+    /// The summary of the values (of none: count 0).
+    pub fn summary(acc: Option<Accumulator>) -> Summary {
+        match acc {
+            None => Summary::default(),
+            Some(acc) => Summary {
+                count: acc.count,
+                min: Some(acc.min),
+                max: Some(acc.max),
+                mean: Some(acc.mean()),
+                sum: Some(acc.sum),
+            },
+        }
+    }
+}
+
+/// NaN above every number, as Postgres orders floats.
+pub(crate) fn cmp_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        (false, false) => a.total_cmp(&b),
+    }
+}
+
+/// `downsample` over values given in time order: one [`Accumulator`] per bucket
+/// ([`bucket_start`]), buckets ascending.
+#[derive(Debug)]
+pub struct Downsampler {
+    entity: &'static str,
+    width: Duration,
+    buckets: Vec<(DateTime<Utc>, Accumulator)>,
+}
+
+impl Downsampler {
+    /// Buckets `width` wide, for `entity`'s error messages.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] when `width` is not a positive whole number of microseconds.
+    pub fn new(entity: &'static str, width: Duration) -> Result<Self> {
+        bucket_start(entity, DateTime::<Utc>::UNIX_EPOCH, width)?;
+        Ok(Downsampler {
+            entity,
+            width,
+            buckets: Vec::new(),
+        })
+    }
+
+    /// Adds the value at `ts` (not older than the previous one).
+    ///
+    /// # Errors
+    /// [`Error::Validation`] when the bucket start is out of range.
+    pub fn add(&mut self, ts: DateTime<Utc>, v: f64) -> Result<()> {
+        let start = bucket_start(self.entity, ts, self.width)?;
+        match self.buckets.last_mut() {
+            Some((s, acc)) if *s == start => acc.add(v),
+            _ => self.buckets.push((start, Accumulator::new(v))),
+        }
+        Ok(())
+    }
+
+    /// The buckets with `aggregate` of each.
+    pub fn finish(self, aggregate: Aggregate) -> Vec<Bucket> {
+        self.buckets
+            .into_iter()
+            .map(|(start, acc)| Bucket {
+                start,
+                value: acc.get(aggregate),
+                count: acc.count,
+            })
+            .collect()
+    }
+}
+
 /// Per-item outcome of a batch write.
 ///
 /// A batch either fails as a whole (the `Err` of the call: nothing was written) or reports here
@@ -571,6 +711,11 @@ pub fn percentile_cont(sorted: &[f64], p: f64) -> Option<f64> {
     let lo = rank.floor() as usize;
     let hi = rank.ceil() as usize;
     let frac = rank - lo as f64;
+    if hi == lo {
+        // An exact rank is the value itself, as in Postgres (interpolating would turn an
+        // infinity into NaN).
+        return Some(sorted[lo]);
+    }
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
 }
 
@@ -600,6 +745,13 @@ mod tests {
         assert_eq!(percentile_cont(&v, 0.0), Some(1.0));
         assert_eq!(percentile_cont(&v, 1.0), Some(4.0));
         assert_eq!(percentile_cont(&[], 0.5), None);
+        // An exact rank is the value, also an infinite one; between ranks, interpolation.
+        let inf = [1.0, f64::INFINITY];
+        assert_eq!(percentile_cont(&inf, 1.0), Some(f64::INFINITY));
+        assert_eq!(percentile_cont(&inf, 0.5), Some(f64::INFINITY));
+        let both = [f64::NEG_INFINITY, f64::INFINITY];
+        assert_eq!(percentile_cont(&both, 0.0), Some(f64::NEG_INFINITY));
+        assert!(percentile_cont(&both, 0.5).is_some_and(f64::is_nan));
     }
 
     #[test]

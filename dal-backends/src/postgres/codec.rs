@@ -15,6 +15,9 @@
 
 use chrono::{DateTime, Utc};
 use dal::value::{FieldDecoder, FieldVisitor};
+use std::borrow::Cow;
+
+use dal::query::{CmpOp, Condition};
 use dal::{Error, FieldKind, FieldMeta, Limits, Result, Value};
 use rust_decimal::Decimal;
 use sqlx::encode::IsNull;
@@ -428,6 +431,17 @@ pub(crate) fn check_text(field: &'static FieldMeta, s: &str, row: bool) -> Resul
 
 /// Rejects JSON text with a `\u0000` escape, which JSONB cannot store.
 pub(crate) fn check_json(field: &'static FieldMeta, s: &str) -> Result<()> {
+    if has_nul_escape(s) {
+        return Err(Error::invalid_field(
+            field,
+            "JSON contains the escape \\u0000, which Postgres JSONB cannot store",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether JSON text holds the escape `\u0000` (not an escaped backslash followed by `u0000`).
+fn has_nul_escape(s: &str) -> bool {
     let bytes = s.as_bytes();
     let mut from = 0;
     while let Some(pos) = find(&bytes[from..], b"\\u0000") {
@@ -439,14 +453,11 @@ pub(crate) fn check_json(field: &'static FieldMeta, s: &str) -> Result<()> {
             .take_while(|&&b| b == b'\\')
             .count();
         if backslashes % 2 == 0 {
-            return Err(Error::invalid_field(
-                field,
-                "JSON contains the escape \\u0000, which Postgres JSONB cannot store",
-            ));
+            return true;
         }
         from = at + 1;
     }
-    Ok(())
+    false
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -598,6 +609,75 @@ fn coerce<'v>(field: &'static FieldMeta, value: &'v Value) -> Result<std::borrow
             format_args!("filter value {value} does not fit the column"),
         )
     })
+}
+
+/// The filter conditions as Postgres can evaluate them, with the answer the memory backend
+/// gives. A value Postgres cannot hold (a timestamp before 4714 BC, text with a NUL, JSON with a
+/// `\u0000` escape) cannot be bound, but no stored value equals it and its order against every
+/// stored value is known, so each comparison with one becomes one that Postgres can run:
+/// - `=` (and each such value of an `IN` list) matches nothing, `<>` every non-NULL value;
+/// - a timestamp before every stored one is below all of them;
+/// - text `p\0..` (with `p` free of NUL) is, in byte order, above exactly the stored texts up to
+///   `p`: `< / <=` become `< p\x01` / `<= p`, `> / >=` become `> p` / `>= p\x01`.
+///
+/// Borrowed (no copy) when every value can be bound.
+pub(crate) fn comparable(conditions: &[Condition]) -> Cow<'_, [Condition]> {
+    if !conditions.iter().any(|c| match c {
+        Condition::Cmp { value, .. } => unbindable(value),
+        Condition::In { values, .. } => values.iter().any(unbindable),
+        Condition::IsNull { .. } => false,
+    }) {
+        return Cow::Borrowed(conditions);
+    }
+    let never = |field| Condition::In {
+        field,
+        values: Vec::new(),
+    };
+    let not_null = |field| Condition::IsNull {
+        field,
+        negated: true,
+    };
+    let rewritten = conditions
+        .iter()
+        .map(|c| match c {
+            Condition::Cmp { field, op, value } if unbindable(value) => {
+                let (field, op) = (*field, *op);
+                match (value, op) {
+                    (_, CmpOp::Eq) => never(field),
+                    (_, CmpOp::Ne) => not_null(field),
+                    (Value::Text(text), _) => {
+                        let prefix = text.split('\0').next().unwrap_or_default();
+                        let value = match op {
+                            CmpOp::Le | CmpOp::Gt => Value::Text(prefix.to_owned()),
+                            _ => Value::Text(format!("{prefix}\u{1}")),
+                        };
+                        Condition::Cmp { field, op, value }
+                    }
+                    (Value::Timestamp(_), CmpOp::Gt | CmpOp::Ge) => not_null(field),
+                    (Value::Timestamp(_), _) => never(field),
+                    // JSON has no order Postgres and the memory backend share: binding fails
+                    // with the validation error it always gave.
+                    _ => c.clone(),
+                }
+            }
+            Condition::In { field, values } => Condition::In {
+                field,
+                values: values.iter().filter(|v| !unbindable(v)).cloned().collect(),
+            },
+            other => other.clone(),
+        })
+        .collect();
+    Cow::Owned(rewritten)
+}
+
+/// Whether Postgres cannot hold `value`, so that it cannot be bound as a parameter.
+fn unbindable(value: &Value) -> bool {
+    match value {
+        Value::Timestamp(ts) => ts.timestamp_micros() - PG_EPOCH_OFFSET_US < PG_MIN_TIMESTAMP_US,
+        Value::Text(text) => text.as_bytes().contains(&0),
+        Value::Json(json) => has_nul_escape(json),
+        _ => false,
+    }
 }
 
 /// Collects values column by column, as arrays for `INSERT .. SELECT FROM UNNEST($1, $2, ..)`.

@@ -63,6 +63,7 @@ pub(crate) mod kind {
     pub(crate) const STAGE_UPSERT: u32 = 11;
     pub(crate) const UNNEST_APPEND: u32 = 12;
     pub(crate) const STAGE_APPEND: u32 = 13;
+    pub(crate) const WINDOW_VALUES: u32 = 14;
 }
 
 /// Appends the shape of `conditions` (field and operator of each).
@@ -91,11 +92,79 @@ fn push_param(sql: &mut String, n: &mut usize) {
     sql.push_str(&n.to_string());
 }
 
+fn is_float(f: &FieldMeta) -> bool {
+    matches!(f.kind, FieldKind::F32 | FieldKind::F64)
+}
+
+/// The IEEE total order of a float as an integer (`f64::total_cmp`: the bits, with every bit
+/// but the sign flipped for negative values), for comparisons where Postgres' float order
+/// differs from it.
+fn push_float_key(sql: &mut String, f: &FieldMeta, expr: &str) {
+    let (send, bits, mask) = match f.kind {
+        FieldKind::F32 => ("float4send", "32)::int4", "2147483647"),
+        _ => ("float8send", "64)::int8", "9223372036854775807"),
+    };
+    let bits = format!("('x' || encode({send}({expr}), 'hex'))::bit({bits}");
+    sql.push_str(&format!(
+        "(CASE WHEN {bits} < 0 THEN {bits} # {mask} ELSE {bits} END)"
+    ));
+}
+
+/// Whether a float expression is one where Postgres' order differs from IEEE total order:
+/// Postgres has `-0 = 0` and every NaN equal, above every number.
+fn push_float_special(sql: &mut String, expr: &str) {
+    sql.push_str(&format!("{expr} = 'NaN' OR {expr} = 0"));
+}
+
+/// `column op $n` on a float column, in IEEE total order as filters compare
+/// ([`dal::Value::total_cmp`]: `-0 < 0`, NaN by sign and payload). Outside zeros and NaN both
+/// orders agree, so only those rows (or such a filter value) pay for the exact comparison.
+/// Float columns are never indexed (no float ids or symbols), so no index is lost.
+fn push_float_cmp(sql: &mut String, f: &FieldMeta, op: &str, param: &str) {
+    let mut col = String::new();
+    push_ident(&mut col, f.column);
+    sql.push_str("(CASE WHEN ");
+    push_float_special(sql, &col);
+    sql.push_str(" OR ");
+    push_float_special(sql, param);
+    sql.push_str(" THEN ");
+    push_float_key(sql, f, &col);
+    sql.push_str(&format!(" {op} "));
+    push_float_key(sql, f, param);
+    sql.push_str(&format!(" ELSE {col} {op} {param} END)"));
+}
+
+/// `column = ANY($n)` on a float column, with equality in IEEE total order (see
+/// [`push_float_cmp`]): a zero or NaN row equals only a list value with the same bits.
+fn push_float_in(sql: &mut String, f: &FieldMeta, param: &str) {
+    let mut col = String::new();
+    push_ident(&mut col, f.column);
+    sql.push_str("(CASE WHEN ");
+    push_float_special(sql, &col);
+    sql.push_str(" THEN ");
+    push_float_key(sql, f, &col);
+    sql.push_str(" = ANY(ARRAY(SELECT ");
+    push_float_key(sql, f, "dal_e");
+    sql.push_str(&format!(
+        " FROM unnest({param}) AS dal_e)) ELSE {col} = ANY({param}) END)"
+    ));
+}
+
 /// Appends ` AND cond` for each condition, numbering parameters after `n`.
 pub(crate) fn push_conditions(sql: &mut String, conditions: &[Condition], n: &mut usize) {
     for c in conditions {
         sql.push_str(" AND ");
         match c {
+            Condition::Cmp { field, op, .. } if is_float(field) => {
+                let mut param = String::new();
+                push_param(&mut param, n);
+                push_float_cmp(sql, field, op.as_sql(), &param);
+            }
+            Condition::In { field, .. } if is_float(field) => {
+                let mut param = String::new();
+                push_param(&mut param, n);
+                push_float_in(sql, field, &param);
+            }
             Condition::Cmp { field, op, .. } => {
                 match op {
                     CmpOp::Eq | CmpOp::Ne => push_ident(sql, field.column),
@@ -253,25 +322,59 @@ pub(crate) fn quantile(
     sql
 }
 
-/// `SELECT count, min, max, avg, sum (as float8) FROM t WHERE window ..`.
+/// `SELECT v::float8 [, bucket] FROM t WHERE window .. ORDER BY [bucket,] ts`: the window's
+/// values as the aggregates of [`summary`] and [`downsample`] read them. Every value is converted
+/// to `float8` before it is summed, as the memory backend sums in `f64` (`sum(real)` would sum in
+/// single precision), and they come in time order, so a float sum adds in the order the memory
+/// backend adds (and gives the same answer on every run: a parallel plan would not). A subquery
+/// with `ORDER BY` is never flattened, and an aggregate over it consumes its rows in that order.
+fn push_window_values(
+    sql: &mut String,
+    meta: &EntityMeta,
+    ts: &FieldMeta,
+    value: &FieldMeta,
+    conditions: &[Condition],
+    bucket: bool,
+    n: &mut usize,
+) {
+    sql.push_str("(SELECT ");
+    push_ident(sql, value.column);
+    sql.push_str("::float8 AS dal_v");
+    if bucket {
+        sql.push_str(", floor(extract(epoch FROM ");
+        push_ident(sql, ts.column);
+        sql.push_str(") * 1000000 / $1)::int8 AS dal_bucket");
+    }
+    push_metric_from(sql, meta, ts, value, conditions, n);
+    sql.push_str(" ORDER BY ");
+    if bucket {
+        sql.push_str("dal_bucket, ");
+    }
+    push_ident(sql, ts.column);
+    sql.push_str(") AS dal_window");
+}
+
+/// `SELECT count, min, max, sum (as float8) FROM (window values in time order)`; the mean is the
+/// sum divided by the count, computed by the caller as the memory backend computes it (`avg`
+/// raises an overflow error where the sum of squares it keeps overflows, and `/` an underflow
+/// error on a subnormal quotient). Postgres raises `22003` where the sum of finite values
+/// overflows: the caller then aggregates [`window_values`] itself.
 pub(crate) fn summary(
     meta: &EntityMeta,
     ts: &FieldMeta,
     value: &FieldMeta,
     conditions: &[Condition],
 ) -> String {
-    let mut col = String::new();
-    push_ident(&mut col, value.column);
-    let mut sql = format!(
-        "SELECT count({col}), min({col})::float8, max({col})::float8, avg({col})::float8, sum({col})::float8"
-    );
+    let mut sql = String::from("SELECT count(dal_v), min(dal_v), max(dal_v), sum(dal_v) FROM ");
     let mut n = 0;
-    push_metric_from(&mut sql, meta, ts, value, conditions, &mut n);
+    push_window_values(&mut sql, meta, ts, value, conditions, false, &mut n);
     sql
 }
 
 /// Buckets by `floor(epoch_µs / width_µs)` (exact numeric arithmetic, floored also before
-/// 1970), one aggregate and the count per non-empty bucket, ascending.
+/// 1970), one aggregate and the count per non-empty bucket, ascending. `Mean` selects the sum
+/// (the caller divides by the count, as for [`summary`]); each bucket's values are summed in
+/// time order.
 pub(crate) fn downsample(
     meta: &EntityMeta,
     ts: &FieldMeta,
@@ -279,23 +382,36 @@ pub(crate) fn downsample(
     aggregate: Aggregate,
     conditions: &[Condition],
 ) -> String {
-    let mut col = String::new();
-    push_ident(&mut col, value.column);
-    let mut t = String::new();
-    push_ident(&mut t, ts.column);
     let agg = match aggregate {
-        Aggregate::Count => format!("count({col})::float8"),
-        Aggregate::Min => format!("min({col})::float8"),
-        Aggregate::Max => format!("max({col})::float8"),
-        Aggregate::Mean => format!("avg({col})::float8"),
-        Aggregate::Sum => format!("sum({col})::float8"),
+        Aggregate::Count => "count(dal_v)::float8",
+        Aggregate::Min => "min(dal_v)",
+        Aggregate::Max => "max(dal_v)",
+        Aggregate::Mean | Aggregate::Sum => "sum(dal_v)",
     };
-    let mut sql = format!(
-        "SELECT floor(extract(epoch FROM {t}) * 1000000 / $1)::int8 AS dal_bucket, {agg}, count({col})"
-    );
+    let mut sql = format!("SELECT dal_bucket, {agg}, count(dal_v) FROM ");
     let mut n = 1;
-    push_metric_from(&mut sql, meta, ts, value, conditions, &mut n);
+    push_window_values(&mut sql, meta, ts, value, conditions, true, &mut n);
     sql.push_str(" GROUP BY dal_bucket ORDER BY dal_bucket");
+    sql
+}
+
+/// `SELECT ts, v::float8 FROM t WHERE window .. ORDER BY ts`: the values of a window for the
+/// caller to aggregate, in the order the memory backend aggregates them.
+pub(crate) fn window_values(
+    meta: &EntityMeta,
+    ts: &FieldMeta,
+    value: &FieldMeta,
+    conditions: &[Condition],
+) -> String {
+    let mut sql = String::from("SELECT ");
+    push_ident(&mut sql, ts.column);
+    sql.push_str(", ");
+    push_ident(&mut sql, value.column);
+    sql.push_str("::float8");
+    let mut n = 0;
+    push_metric_from(&mut sql, meta, ts, value, conditions, &mut n);
+    sql.push_str(" ORDER BY ");
+    push_ident(&mut sql, ts.column);
     sql
 }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use dal::query::{Condition, check_quantile};
+use dal::query::{Accumulator, Condition, Downsampler, check_quantile};
 use dal::value::RowCapture;
 use dal::{
     Aggregate, AnyColumn, BatchReport, Bucket, Cursor, Entity, EntityMeta, Error, FieldMeta,
@@ -177,6 +177,17 @@ fn bind_key<T: Keyed>(args: &mut PgArguments, key: &T::Key) -> Result<()> {
     T::encode_key(key, &mut Encoder::filter(&mut BindSink(args)))
 }
 
+/// After `e` failed to bind `key`: `Ok` when the key holds a value Postgres cannot store (a
+/// text with NUL, a timestamp before 4714 BC, more indexed text than a key holds), so that it
+/// names no stored row (each write of such a key was refused), as on the memory backend;
+/// otherwise `e`.
+fn names_no_row<T: Keyed>(key: &T::Key, e: Error) -> Result<()> {
+    match codec::LIMITS.check_key::<T>(key) {
+        Err(_) => Ok(()),
+        Ok(()) => Err(e),
+    }
+}
+
 fn bind_conditions(args: &mut PgArguments, conditions: &[Condition]) -> Result<()> {
     for c in conditions {
         match c {
@@ -251,7 +262,9 @@ pub(crate) async fn get<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<Opt
     let meta = keyed_meta::<T>()?;
     retry_stale(s, move || async move {
         let mut args = PgArguments::default();
-        bind_key::<T>(&mut args, key)?;
+        if let Err(e) = bind_key::<T>(&mut args, key) {
+            return names_no_row::<T>(key, e).map(|()| None);
+        }
         let mut conn = s.conn().await?;
         let r = sqlx::query_with(meta.pg.select_by_key, args)
             .fetch_optional(&mut *conn)
@@ -279,9 +292,20 @@ pub(crate) async fn get_many<S: Session, T: Keyed>(
         let (sql, ids) = (&sql, &ids);
         async move {
             let mut cols = ColumnSink::new(ids);
-            for k in keys {
+            // The position in `keys` of each key sent (a key Postgres cannot hold is not).
+            let mut sent = Vec::with_capacity(keys.len());
+            for (i, k) in keys.iter().enumerate() {
                 cols.begin_row();
-                T::encode_key(k, &mut Encoder::filter(&mut cols))?;
+                match T::encode_key(k, &mut Encoder::filter(&mut cols)) {
+                    Ok(()) => sent.push(i),
+                    Err(e) => {
+                        cols.undo_row();
+                        names_no_row::<T>(k, e)?;
+                    }
+                }
+            }
+            if sent.is_empty() {
+                return Ok((0..keys.len()).map(|_| None).collect());
             }
             let mut args = PgArguments::default();
             cols.bind(&mut args)
@@ -299,7 +323,8 @@ pub(crate) async fn get_many<S: Session, T: Keyed>(
                     .map_err(|e| Error::invalid(meta.name, e))?;
                 let slot = usize::try_from(ord - 1)
                     .ok()
-                    .and_then(|i| out.get_mut(i))
+                    .and_then(|i| sent.get(i))
+                    .and_then(|&i| out.get_mut(i))
                     .ok_or_else(|| {
                         Error::invalid(meta.name, "get_many: key position out of range")
                     })?;
@@ -314,7 +339,8 @@ pub(crate) async fn get_many<S: Session, T: Keyed>(
 pub(crate) async fn list<S: Session, T: Keyed>(s: &S, query: &ListQuery<T>) -> Result<Page<T>> {
     let meta = keyed_meta::<T>()?;
     query.validate(meta.name)?;
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let after = query.after.as_ref().map(Cursor::key_values);
     if let Some(values) = after
         && values.len() != meta.id_fields.len()
@@ -366,7 +392,9 @@ pub(crate) async fn list<S: Session, T: Keyed>(s: &S, query: &ListQuery<T>) -> R
 pub(crate) async fn delete<S: Session, T: Keyed>(s: &S, key: &T::Key) -> Result<bool> {
     let meta = keyed_meta::<T>()?;
     let mut args = PgArguments::default();
-    bind_key::<T>(&mut args, key)?;
+    if let Err(e) = bind_key::<T>(&mut args, key) {
+        return names_no_row::<T>(key, e).map(|()| false);
+    }
     let mut conn = s.conn().await?;
     let r = sqlx::query_with(meta.pg.delete_by_key, args)
         .execute(&mut *conn)
@@ -420,7 +448,8 @@ pub(crate) async fn range<S: Session, T: TimeSeries>(
 ) -> Result<Vec<T>> {
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let mut shape = vec![
         kind::RANGE,
         query.order as u32,
@@ -454,7 +483,8 @@ pub(crate) async fn latest<S: Session, T: TimeSeries>(
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
     let by = by.field();
-    let conditions = filter.conditions();
+    let conditions = codec::comparable(filter.conditions());
+    let conditions = &*conditions;
     let mut shape = vec![kind::LATEST, u32::try_from(by.index).unwrap_or(u32::MAX)];
     sql::shape_conditions(&mut shape, conditions);
     let sql = s
@@ -487,18 +517,33 @@ fn metric_shape(
     shape
 }
 
+/// The rows of an aggregate statement, or the overflow Postgres raised computing them.
+enum Aggregated {
+    Rows(Vec<PgRow>),
+    /// SQLSTATE 22003: a float sum of finite values overflowed, where IEEE arithmetic (and the
+    /// memory backend) gives ±infinity. The caller aggregates the window's values itself.
+    Overflow,
+}
+
+/// The savepoint that keeps an overflow inside a transaction from aborting it.
+const METRIC_SAVEPOINT: &str = "SAVEPOINT dal_metric";
+
 /// Runs an aggregate statement whose parameters are `pre` (bound first), the window, then the
-/// filter; returns its rows.
+/// filter (`conditions`, as [`codec::comparable`] made them); returns its rows, or
+/// [`Aggregated::Overflow`]. Inside a transaction the statement
+/// runs under a savepoint, so that an overflow leaves the transaction usable.
 async fn metric_rows<S: Session, T: TimeSeries>(
     s: &S,
     sql: &std::sync::Arc<str>,
     query: &MetricQuery<T>,
+    conditions: &[Condition],
     pre: Option<Scalar<'static>>,
-) -> Result<Vec<PgRow>> {
+    may_overflow: bool,
+) -> Result<Aggregated> {
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
     query.validate()?;
-    let conditions = query.filter.conditions();
+    let guarded = may_overflow && !s.pooled();
     retry_stale(s, || async move {
         let mut args = PgArguments::default();
         match pre {
@@ -510,10 +555,86 @@ async fn metric_rows<S: Session, T: TimeSeries>(
         bind_bound(&mut args, ts, &query.end)?;
         bind_conditions(&mut args, conditions)?;
         let mut conn = s.conn().await?;
+        if guarded {
+            let r = sqlx::raw_sql(METRIC_SAVEPOINT).execute(&mut *conn).await;
+            s.pg().checked(&mut conn, Some(meta), r).await?;
+        }
         let r = sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args)
             .fetch_all(&mut *conn)
             .await;
-        s.pg().checked(&mut conn, Some(meta), r).await
+        let overflow = matches!(&r, Err(e) if may_overflow && error::sqlstate(e) == Some("22003"));
+        if guarded {
+            let end = if overflow {
+                "ROLLBACK TO SAVEPOINT dal_metric; RELEASE SAVEPOINT dal_metric"
+            } else if r.is_ok() {
+                "RELEASE SAVEPOINT dal_metric"
+            } else {
+                // Any other error aborted the transaction; the savepoint goes with it.
+                ""
+            };
+            if !end.is_empty() {
+                let done = sqlx::raw_sql(end).execute(&mut *conn).await;
+                s.pg().checked(&mut conn, Some(meta), done).await?;
+            }
+        }
+        if overflow {
+            tracing::debug!(
+                entity = meta.name,
+                "postgres: a float sum overflowed; aggregating the window's values here"
+            );
+            return Ok(Aggregated::Overflow);
+        }
+        s.pg()
+            .checked(&mut conn, Some(meta), r)
+            .await
+            .map(Aggregated::Rows)
+    })
+    .await
+}
+
+/// The window's values in time order (timestamp, value as `f64`), for the aggregation of
+/// [`dal::query::Accumulator`] where Postgres' own arithmetic raised an overflow.
+async fn window_values<S: Session, T: TimeSeries>(
+    s: &S,
+    query: &MetricQuery<T>,
+) -> Result<Vec<(DateTime<Utc>, f64)>> {
+    use futures_util::TryStreamExt as _;
+    let meta = T::META;
+    let ts = timestamp_field::<T>()?;
+    let value = query.value.field();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
+    let sql = s.pg().statements().get::<T>(
+        metric_shape(kind::WINDOW_VALUES, value, 0, conditions),
+        || sql::window_values(meta, ts, value, conditions),
+    );
+    retry_stale(s, || {
+        let sql = &sql;
+        async move {
+            let mut args = PgArguments::default();
+            bind_bound(&mut args, ts, &query.start)?;
+            bind_bound(&mut args, ts, &query.end)?;
+            bind_conditions(&mut args, conditions)?;
+            let mut conn = s.conn().await?;
+            let mut out = Vec::new();
+            let failed = {
+                let mut stream =
+                    sqlx::query_with(sqlx::AssertSqlSafe(sql.clone()), args).fetch(&mut *conn);
+                loop {
+                    match stream.try_next().await {
+                        Ok(Some(row)) => {
+                            out.push((column(meta, &row, 0)?, column(meta, &row, 1)?));
+                        }
+                        Ok(None) => break None,
+                        Err(e) => break Some(e),
+                    }
+                }
+            };
+            match failed {
+                None => Ok(out),
+                Some(e) => s.pg().checked(&mut conn, Some(meta), Err(e)).await,
+            }
+        }
     })
     .await
 }
@@ -539,14 +660,20 @@ pub(crate) async fn quantile<S: Session, T: TimeSeries>(
     check_quantile(meta.name, p)?;
     let ts = timestamp_field::<T>()?;
     let value = query.value.field();
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let sql = s
         .pg()
         .statements()
         .get::<T>(metric_shape(kind::QUANTILE, value, 0, conditions), || {
             sql::quantile(meta, ts, value, conditions)
         });
-    let rows = metric_rows(s, &sql, query, Some(Scalar::F64(p))).await?;
+    // percentile_cont interpolates in plain C arithmetic: it cannot raise an overflow.
+    let Aggregated::Rows(rows) =
+        metric_rows(s, &sql, query, conditions, Some(Scalar::F64(p)), false).await?
+    else {
+        return Err(Error::invalid(meta.name, "quantile: unexpected overflow"));
+    };
     match rows.first() {
         Some(row) => column::<Option<f64>>(meta, row, 0),
         None => Ok(None),
@@ -560,14 +687,24 @@ pub(crate) async fn summary<S: Session, T: TimeSeries>(
     let meta = T::META;
     let ts = timestamp_field::<T>()?;
     let value = query.value.field();
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let sql = s
         .pg()
         .statements()
         .get::<T>(metric_shape(kind::SUMMARY, value, 0, conditions), || {
             sql::summary(meta, ts, value, conditions)
         });
-    let rows = metric_rows(s, &sql, query, None).await?;
+    let rows = match metric_rows(s, &sql, query, conditions, None, true).await? {
+        Aggregated::Rows(rows) => rows,
+        Aggregated::Overflow => {
+            let mut acc = None;
+            for (_, v) in window_values(s, query).await? {
+                Accumulator::push(&mut acc, v);
+            }
+            return Ok(Accumulator::summary(acc));
+        }
+    };
     let Some(row) = rows.first() else {
         return Ok(Summary::default());
     };
@@ -575,12 +712,14 @@ pub(crate) async fn summary<S: Session, T: TimeSeries>(
     if count == 0 {
         return Ok(Summary::default());
     }
+    let sum: Option<f64> = column(meta, row, 3)?;
     Ok(Summary {
         count: u64::try_from(count).unwrap_or(0),
         min: column(meta, row, 1)?,
         max: column(meta, row, 2)?,
-        mean: column(meta, row, 3)?,
-        sum: column(meta, row, 4)?,
+        // As `Accumulator::mean` computes it.
+        mean: sum.map(|sum| sum / count as f64),
+        sum,
     })
 }
 
@@ -596,12 +735,32 @@ pub(crate) async fn downsample<S: Session, T: TimeSeries>(
     dal::query::bucket_start(meta.name, query.start, width)?;
     let w = i64::try_from(width.as_micros()).unwrap_or(i64::MAX);
     let value = query.value.field();
-    let conditions = query.filter.conditions();
+    let conditions = codec::comparable(query.filter.conditions());
+    let conditions = &*conditions;
     let sql = s.pg().statements().get::<T>(
         metric_shape(kind::DOWNSAMPLE, value, aggregate as u32, conditions),
         || sql::downsample(meta, ts, value, aggregate, conditions),
     );
-    let rows = metric_rows(s, &sql, query, Some(Scalar::I64(w))).await?;
+    let may_overflow = matches!(aggregate, Aggregate::Mean | Aggregate::Sum);
+    let rows = match metric_rows(
+        s,
+        &sql,
+        query,
+        conditions,
+        Some(Scalar::I64(w)),
+        may_overflow,
+    )
+    .await?
+    {
+        Aggregated::Rows(rows) => rows,
+        Aggregated::Overflow => {
+            let mut buckets = Downsampler::new(meta.name, width)?;
+            for (ts, v) in window_values(s, query).await? {
+                buckets.add(ts, v)?;
+            }
+            return Ok(buckets.finish(aggregate));
+        }
+    };
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let bucket: i64 = column(meta, row, 0)?;
@@ -611,9 +770,15 @@ pub(crate) async fn downsample<S: Session, T: TimeSeries>(
             .checked_mul(w)
             .and_then(DateTime::from_timestamp_micros)
             .ok_or_else(|| Error::invalid(meta.name, "bucket start out of range"))?;
+        let value = value.unwrap_or(f64::NAN);
         out.push(Bucket {
             start,
-            value: value.unwrap_or(f64::NAN),
+            // As `Accumulator::mean` computes it.
+            value: if aggregate == Aggregate::Mean {
+                value / count as f64
+            } else {
+                value
+            },
             count: u64::try_from(count).unwrap_or(0),
         });
     }

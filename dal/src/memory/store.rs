@@ -25,8 +25,8 @@ use crate::entity::{Entity, EntityMeta, Keyed, TimeSeries};
 use crate::error::{Error, Result};
 use crate::key::encode_key;
 use crate::query::{
-    Aggregate, AnyColumn, BatchReport, Bucket, Cursor, Filter, ListQuery, MetricQuery, Order, Page,
-    RangeQuery, Summary, bucket_start, check_quantile,
+    Accumulator, Aggregate, AnyColumn, BatchReport, Bucket, Cursor, Downsampler, Filter, ListQuery,
+    MetricQuery, Order, Page, RangeQuery, Summary, bucket_start, check_quantile, cmp_nan_last,
 };
 use crate::value::{RowCapture, RowDecoder, Value};
 
@@ -144,16 +144,6 @@ fn cmp_cursor(ids: &[usize], row: &[Value], cursor: &[Value]) -> Ordering {
     }
     // A cursor with more parts than the key is past every row with that prefix.
     ids.len().cmp(&cursor.len())
-}
-
-/// NaN above every number, as Postgres orders floats.
-fn cmp_nan_last(a: f64, b: f64) -> Ordering {
-    match (a.is_nan(), b.is_nan()) {
-        (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Greater,
-        (false, true) => Ordering::Less,
-        (false, false) => a.total_cmp(&b),
-    }
 }
 
 /// A `Value` ordered by [`Value::total_cmp`], for grouping.
@@ -439,84 +429,28 @@ fn select_percentile_cont(values: &mut [f64], p: f64) -> Option<f64> {
     let hi = rank.ceil() as usize;
     let frac = rank - lo as f64;
     let (_, &mut low, upper) = values.select_nth_unstable_by(lo, |x, y| cmp_nan_last(*x, *y));
-    let high = if hi == lo {
-        low
-    } else {
-        // Everything above rank `lo` is in `upper`; the next rank is its least element.
-        upper
-            .iter()
-            .copied()
-            .min_by(|x, y| cmp_nan_last(*x, *y))
-            .unwrap_or(low)
-    };
+    if hi == lo {
+        // An exact rank is the value itself, as in Postgres (interpolating would turn an
+        // infinity into NaN: inf + (inf - inf) * 0).
+        return Some(low);
+    }
+    // Everything above rank `lo` is in `upper`; the next rank is its least element.
+    let high = upper
+        .iter()
+        .copied()
+        .min_by(|x, y| cmp_nan_last(*x, *y))
+        .unwrap_or(low);
     Some(low + (high - low) * frac)
-}
-
-/// Running count/min/max/sum with NaN above every number.
-#[derive(Clone, Copy)]
-struct Acc {
-    count: u64,
-    min: f64,
-    max: f64,
-    sum: f64,
-}
-
-impl Acc {
-    fn new(v: f64) -> Self {
-        Acc {
-            count: 1,
-            min: v,
-            max: v,
-            sum: v,
-        }
-    }
-
-    fn add(&mut self, v: f64) {
-        self.count += 1;
-        self.sum += v;
-        if cmp_nan_last(v, self.min) == Ordering::Less {
-            self.min = v;
-        }
-        if cmp_nan_last(v, self.max) == Ordering::Greater {
-            self.max = v;
-        }
-    }
-
-    fn mean(&self) -> f64 {
-        self.sum / self.count as f64
-    }
-
-    fn get(&self, aggregate: Aggregate) -> f64 {
-        match aggregate {
-            Aggregate::Count => self.count as f64,
-            Aggregate::Min => self.min,
-            Aggregate::Max => self.max,
-            Aggregate::Mean => self.mean(),
-            Aggregate::Sum => self.sum,
-        }
-    }
 }
 
 async fn summary<A: Access, T: TimeSeries>(a: &A, query: &MetricQuery<T>) -> Result<Summary> {
     enter(a, Op::Summary).await?;
-    let mut acc: Option<Acc> = None;
+    let mut acc: Option<Accumulator> = None;
     for_each_value(a, query, |_, v| {
-        match &mut acc {
-            Some(acc) => acc.add(v),
-            None => acc = Some(Acc::new(v)),
-        }
+        Accumulator::push(&mut acc, v);
         Ok(())
     })?;
-    Ok(match acc {
-        None => Summary::default(),
-        Some(acc) => Summary {
-            count: acc.count,
-            min: Some(acc.min),
-            max: Some(acc.max),
-            mean: Some(acc.mean()),
-            sum: Some(acc.sum),
-        },
-    })
+    Ok(Accumulator::summary(acc))
 }
 
 async fn downsample<A: Access, T: TimeSeries>(
@@ -528,24 +462,10 @@ async fn downsample<A: Access, T: TimeSeries>(
     enter(a, Op::Downsample).await?;
     let entity = T::META.name;
     bucket_start(entity, query.start, width)?;
-    let mut buckets: Vec<(DateTime<Utc>, Acc)> = Vec::new();
+    let mut buckets = Downsampler::new(entity, width)?;
     // Values come in time order, so buckets come in ascending order too.
-    for_each_value(a, query, |ts, v| {
-        let start = bucket_start(entity, ts, width)?;
-        match buckets.last_mut() {
-            Some((s, acc)) if *s == start => acc.add(v),
-            _ => buckets.push((start, Acc::new(v))),
-        }
-        Ok(())
-    })?;
-    Ok(buckets
-        .into_iter()
-        .map(|(start, acc)| Bucket {
-            start,
-            value: acc.get(aggregate),
-            count: acc.count,
-        })
-        .collect())
+    for_each_value(a, query, |ts, v| buckets.add(ts, v))?;
+    Ok(buckets.finish(aggregate))
 }
 
 // ---- cache -------------------------------------------------------------------------------------

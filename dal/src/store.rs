@@ -196,9 +196,9 @@ pub trait MetricsStore<T: TimeSeries>: Send + Sync {
     /// count/min/max/mean/sum of the window.
     ///
     /// `mean` and `sum` can differ between backends in the last bits: floating-point addition is
-    /// not associative, and each store adds in its own order (Memory in timestamp order, Postgres
-    /// and QuestDB in scan order, possibly in parallel). Postgres also sums integer and decimal
-    /// columns exactly before converting the result to `f64`. Compare them across backends with
+    /// not associative, and each store adds in its own order (Memory and Postgres convert each
+    /// value to `f64` and add in timestamp order, rows with equal timestamps in any order on
+    /// Postgres; QuestDB in scan order, possibly in parallel). Compare them across backends with
     /// a relative tolerance, not `==`.
     ///
     /// # Errors

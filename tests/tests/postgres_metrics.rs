@@ -4,7 +4,8 @@
 //! transaction, which must stay usable), `avg` whose running sum of squares overflows, a
 //! subnormal mean (Postgres' division raises an underflow), `REAL` columns (summed in single
 //! precision by `sum(real)`), and sums whose result depends on the order of the values (the
-//! memory backend adds in time order).
+//! memory backend adds in time order); quantiles at an exact rank of an infinite value; and
+//! `latest` grouped by a float column (IEEE total order, as filters compare).
 
 mod postgres_common;
 
@@ -277,5 +278,40 @@ async fn a_quantile_at_an_exact_rank_is_the_value_itself() {
             "p {q} (reference)"
         );
     }
+    p.finish().await;
+}
+
+#[tokio::test]
+async fn latest_by_a_float_groups_as_the_reference_does() {
+    // -0.0 and 0.0 are two groups, and so are two NaNs with different bits (IEEE total order).
+    let negative_nan = f64::from_bits(0xfff8_0000_0000_0000);
+    let rows = [
+        sample(0, 0.0),
+        sample(1, -0.0),
+        sample(2, f64::NAN),
+        sample(3, negative_nan),
+        sample(4, 1.0),
+        sample(5, 0.0),
+        sample(6, f64::NAN),
+    ];
+    let Some(p) = setup("pgm_latest", &rows).await else {
+        return;
+    };
+    let key = |rows: Vec<Sample>| {
+        rows.into_iter()
+            .map(|s| (s.value.to_bits(), s.ts))
+            .collect::<Vec<_>>()
+    };
+    let got =
+        p.pg.latest(Sample::VALUE, &dal::Filter::all())
+            .await
+            .expect("latest");
+    let want = p
+        .memory
+        .latest(Sample::VALUE, &dal::Filter::all())
+        .await
+        .expect("latest");
+    assert_eq!(want.len(), 5, "{want:?}");
+    assert_eq!(key(got), key(want));
     p.finish().await;
 }

@@ -41,6 +41,21 @@
 //! upserts into a table made for the other role, or without the key they conflict on, are
 //! refused with [`dal::Error::Config`] ([`ddl::TableRole`]).
 //!
+//! # Metrics and filters: the memory backend's answers
+//! Aggregates give what [`dal::Memory`] gives. Every value is converted to `float8` and summed
+//! in time order (an ordered subquery; `sum(real)` would sum in single precision, and an
+//! unordered sum depends on the plan); the mean is the sum over the count (`avg` and `/` raise
+//! on overflow or a subnormal result). Where a float sum of finite values overflows, Postgres
+//! raises an error (SQLSTATE 22003) instead of giving ±infinity: the window's values are then
+//! fetched and aggregated here with [`dal::query::Accumulator`], the memory backend's own
+//! arithmetic (inside a transaction under a savepoint, which keeps it usable). Only rows with
+//! the same timestamp may be summed in another order than on the memory backend.
+//!
+//! Filters compare as [`dal::Value::total_cmp`]: floats in IEEE total order (`-0.0 < 0.0`, NaN
+//! by sign and payload, where Postgres has `-0 = 0` and one NaN), and a value Postgres cannot
+//! hold (text with NUL, a timestamp before 4714 BC) still filters, with the answer it has on
+//! the memory backend; a key holding one names no row (`get` finds nothing).
+//!
 //! # Lost replies
 //! When the connection is lost after a write was sent and before its reply arrived, whether it
 //! was committed is unknown. Upserts (`save`, `save_all`, appends of a time series with ids)

@@ -264,7 +264,8 @@ pub(crate) fn range(
     sql
 }
 
-/// `SELECT DISTINCT ON (by) cols FROM t WHERE TRUE [AND conds] ORDER BY by NULLS FIRST, ts DESC`.
+/// `SELECT DISTINCT ON (by) cols FROM t WHERE TRUE [AND conds] ORDER BY by NULLS FIRST, ts DESC`
+/// (a float `by` by its IEEE total order).
 pub(crate) fn latest(
     meta: &EntityMeta,
     by: &FieldMeta,
@@ -272,7 +273,14 @@ pub(crate) fn latest(
     conditions: &[Condition],
 ) -> String {
     let mut by_expr = String::new();
-    push_col(&mut by_expr, by);
+    if is_float(by) {
+        // Groups as Value::total_cmp does: -0 and 0 apart, each NaN by its bits.
+        let mut col = String::new();
+        push_ident(&mut col, by.column);
+        push_float_key(&mut by_expr, by, &col);
+    } else {
+        push_col(&mut by_expr, by);
+    }
     let mut sql = format!("SELECT DISTINCT ON ({by_expr}) {} FROM ", meta.pg.columns);
     push_table(&mut sql, meta);
     sql.push_str(" WHERE TRUE");

@@ -438,6 +438,10 @@ impl MetricsBackend for QuestDb {
             [only] => vec![*only; 2],
             [a, b, ..] => vec![*a, *b],
         };
+        if hi == lo {
+            // An exact rank is the value itself (as dal::query::percentile_cont).
+            return Ok(Some(sorted[0]));
+        }
         let frac = rank - lo as f64;
         Ok(Some(sorted[0] + (sorted[1] - sorted[0]) * frac))
     }

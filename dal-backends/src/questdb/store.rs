@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use dal::query::{Condition, Order};
+use dal::query::{CmpOp, Condition, Order};
 use dal::value::RowCapture;
 use dal::{
     Aggregate, AnyColumn, Backend, BatchReport, Bucket, Capabilities, Entity, EntityMeta, Error,
@@ -162,6 +162,35 @@ impl Sql {
                         self.push("1 = 0");
                         continue;
                     }
+                    // QuestDB's BOOLEAN has = and <> only: an order (false < true) is spelled
+                    // as the values it admits.
+                    if let (dal::Value::Bool(v), false) = (value, field.nullable) {
+                        let admits = |b: bool| op.matches(b.cmp(v));
+                        match (admits(false), admits(true)) {
+                            (true, true) => self.ident(field.column).push(" IS NOT NULL"),
+                            (false, false) => self.push("1 = 0"),
+                            (f, _) => self.ident(field.column).push(if f {
+                                " = false"
+                            } else {
+                                " = true"
+                            }),
+                        };
+                        continue;
+                    }
+                    // QuestDB orders UUIDs as signed 64-bit halves; dal orders them by bytes,
+                    // which is the order of their lowercase text.
+                    if let (dal::Value::Uuid(v), false) =
+                        (value, matches!(op, CmpOp::Eq | CmpOp::Ne))
+                    {
+                        self.push("(cast(")
+                            .ident(field.column)
+                            .push(" as varchar) ")
+                            .push(op.as_sql())
+                            .push(" ");
+                        self.bind(field, Bind::Text(v.hyphenated().to_string()));
+                        self.push(" AND ").ident(field.column).push(" IS NOT NULL)");
+                        continue;
+                    }
                     let b = Bind::for_field(field, value)?;
                     self.push("(")
                         .ident(field.column)
@@ -177,17 +206,25 @@ impl Sql {
                         self.push("1 = 0");
                         continue;
                     }
-                    self.push("(").ident(field.column).push(" IN (");
+                    // QuestDB has no IN between two DECIMAL types (the column's and the
+                    // parameter's exact cast): a decimal list is a chain of equalities.
+                    let decimal = field.kind == dal::FieldKind::Decimal;
+                    self.push("((");
+                    if !decimal {
+                        self.ident(field.column).push(" IN (");
+                    }
                     for (i, v) in values.into_iter().enumerate() {
                         if i > 0 {
-                            self.push(", ");
+                            self.push(if decimal { " OR " } else { ", " });
+                        }
+                        if decimal {
+                            self.ident(field.column).push(" = ");
                         }
                         let b = Bind::for_field(field, v)?;
                         self.bind(field, b);
                     }
-                    self.push(") AND ")
-                        .ident(field.column)
-                        .push(" IS NOT NULL)");
+                    self.push(if decimal { ")" } else { "))" });
+                    self.push(" AND ").ident(field.column).push(" IS NOT NULL)");
                 }
                 Condition::IsNull { field, negated } => {
                     self.ident(field.column).push(if *negated {

@@ -495,11 +495,13 @@ impl MetricsBackend for QuestDb {
             .ident(v)
             .push(") as double), cast(max(")
             .ident(v);
-        sql.push(") as double), avg(")
+        // Sums and means add doubles, as Memory does: QuestDB's sum over a LONG wraps around on
+        // overflow.
+        sql.push(") as double), avg(cast(")
             .ident(v)
-            .push("), cast(sum(")
+            .push(" as double)), sum(cast(")
             .ident(v);
-        sql.push(") as double) FROM ").ident(&table);
+        sql.push(" as double)) FROM ").ident(&table);
         self.metric_where(&mut sql, query)?;
         let rows = fetch_all(self, sql.text, &sql.binds).await?;
         let Some(row) = rows.first() else {
@@ -543,8 +545,8 @@ impl MetricsBackend for QuestDb {
             Aggregate::Count => sql.push("cast(count(").ident(v).push(") as double)"),
             Aggregate::Min => sql.push("cast(min(").ident(v).push(") as double)"),
             Aggregate::Max => sql.push("cast(max(").ident(v).push(") as double)"),
-            Aggregate::Mean => sql.push("avg(").ident(v).push(")"),
-            Aggregate::Sum => sql.push("cast(sum(").ident(v).push(") as double)"),
+            Aggregate::Mean => sql.push("avg(cast(").ident(v).push(" as double))"),
+            Aggregate::Sum => sql.push("sum(cast(").ident(v).push(" as double))"),
         };
         sql.push(", count(").ident(v).push(") FROM ").ident(&table);
         self.metric_where(&mut sql, query)?;

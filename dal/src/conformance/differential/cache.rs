@@ -9,7 +9,10 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::Shape;
-use super::compare::{as_stored, check_batch, check_many, check_write, read_failed, same_opt};
+use super::compare::{
+    as_stored, check_batch, check_many, check_one, check_write, read_failed, same_opt,
+    with_first_batch,
+};
 use super::records::{KeyPick, key_pick};
 use crate::backend::CacheBackend;
 use crate::entity::Keyed;
@@ -44,15 +47,7 @@ pub(super) fn sequence<T: Shape + Keyed>(max_ops: usize) -> BoxedStrategy<Vec<Ca
         1 => key_pick::<T>().prop_map(CacheOp::Invalidate),
         1 => key_pick::<T>().prop_map(CacheOp::RemainingTtl),
     ];
-    (
-        proptest::collection::vec(T::strategy(), 1..4).prop_map(CacheOp::PutAll),
-        proptest::collection::vec(op, 0..max_ops),
-    )
-        .prop_map(|(first, mut rest)| {
-            rest.insert(0, first);
-            rest
-        })
-        .boxed()
+    with_first_batch(T::strategy(), op, 1..4, max_ops, CacheOp::PutAll)
 }
 
 pub(super) async fn run<T: Shape + Keyed, B: CacheBackend>(
@@ -115,16 +110,9 @@ pub(super) async fn run<T: Shape + Keyed, B: CacheBackend>(
             CacheOp::Lookup(pick) => {
                 let Some(key) = pick.key(&seen) else { continue };
                 let want = m.lookup(&key).await.map_err(|e| at(e.to_string()))?;
-                match b.lookup(&key).await {
-                    Ok(got) if same_opt(&got, &want) => {}
-                    Ok(got) => {
-                        return Err(at(format!(
-                            "lookup({key:?}) returned {got:?}, the reference {want:?}"
-                        )));
-                    }
-                    Err(_) if want.is_none() && caps.limits.check_key::<T>(&key).is_err() => {}
-                    Err(e) => return Err(at(read_failed("lookup", &e))),
-                }
+                let got = b.lookup(&key).await;
+                check_one::<T, _>("lookup", &key, &caps, got, &want, same_opt, want.is_none())
+                    .map_err(at)?;
             }
             CacheOp::LookupMany(picks) => {
                 let keys: Vec<T::Key> = picks.iter().filter_map(|p| p.key(&seen)).collect();
@@ -135,16 +123,9 @@ pub(super) async fn run<T: Shape + Keyed, B: CacheBackend>(
             CacheOp::Invalidate(pick) => {
                 let Some(key) = pick.key(&seen) else { continue };
                 let want = m.invalidate(&key).await.map_err(|e| at(e.to_string()))?;
-                match b.invalidate(&key).await {
-                    Ok(got) if got == want => {}
-                    Ok(got) => {
-                        return Err(at(format!(
-                            "invalidate({key:?}) returned {got}, the reference {want}"
-                        )));
-                    }
-                    Err(_) if !want && caps.limits.check_key::<T>(&key).is_err() => {}
-                    Err(e) => return Err(at(read_failed("invalidate", &e))),
-                }
+                let got = b.invalidate(&key).await;
+                check_one::<T, _>("invalidate", &key, &caps, got, &want, bool::eq, !want)
+                    .map_err(at)?;
             }
             CacheOp::RemainingTtl(pick) => {
                 let Some(key) = pick.key(&seen) else { continue };

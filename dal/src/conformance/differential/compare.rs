@@ -256,6 +256,48 @@ pub(super) fn check_batch<T: Entity + Debug>(
     Ok(kept)
 }
 
+/// Checks a single-key answer (`get`, `lookup`: the row; `delete`, `invalidate`: whether it
+/// existed) against the reference's; a key the store cannot hold may fail instead, when the
+/// reference found nothing.
+pub(super) fn check_one<T: crate::Keyed, R: Debug>(
+    what: &str,
+    key: &T::Key,
+    caps: &Capabilities,
+    got: Result<R>,
+    want: &R,
+    same: impl Fn(&R, &R) -> bool,
+    absent: bool,
+) -> std::result::Result<(), String> {
+    match got {
+        Ok(got) if same(&got, want) => Ok(()),
+        Ok(got) => Err(format!(
+            "{what}({key:?}) returned {got:?}, the reference {want:?}"
+        )),
+        Err(_) if absent && caps.limits.check_key::<T>(key).is_err() => Ok(()),
+        Err(e) => Err(read_failed(what, &e)),
+    }
+}
+
+/// A sequence that starts with a batch of rows (`first`), so later picks have rows to pick from.
+pub(super) fn with_first_batch<T: Debug + Clone + 'static, Op: Debug + Clone + 'static>(
+    rows: proptest::strategy::BoxedStrategy<T>,
+    op: impl proptest::strategy::Strategy<Value = Op> + 'static,
+    batch: std::ops::Range<usize>,
+    max_ops: usize,
+    first: fn(Vec<T>) -> Op,
+) -> proptest::strategy::BoxedStrategy<Vec<Op>> {
+    use proptest::strategy::Strategy;
+    (
+        proptest::collection::vec(rows, batch).prop_map(first),
+        proptest::collection::vec(op, 0..max_ops),
+    )
+        .prop_map(|(first, mut rest)| {
+            rest.insert(0, first);
+            rest
+        })
+        .boxed()
+}
+
 /// Checks a multi-key read (`get_many`, `lookup_many`): one slot per key, each as the
 /// reference's; a read that names a key the store cannot hold may fail instead.
 pub(super) fn check_many<T: crate::Keyed + Debug>(

@@ -4,9 +4,10 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 
 use super::Shape;
+use super::compare::with_first_batch;
 use super::compare::{
-    FilterPick, as_stored, as_stored_filter, build_filter, check_batch, check_many, check_write,
-    difference, read_failed, same_list, same_opt,
+    FilterPick, as_stored, as_stored_filter, build_filter, check_batch, check_many, check_one,
+    check_write, difference, read_failed, same_list, same_opt,
 };
 use crate::backend::RecordBackend;
 use crate::entity::Keyed;
@@ -75,15 +76,7 @@ pub(super) fn sequence<T: Shape + Keyed>(max_ops: usize) -> BoxedStrategy<Vec<Re
         2 => (filter_pick(), 1usize..5).prop_map(|(filter, page)| RecordOp::List { filter, page }),
         1 => key_pick::<T>().prop_map(RecordOp::Delete),
     ];
-    (
-        proptest::collection::vec(T::strategy(), 1..4).prop_map(RecordOp::SaveAll),
-        proptest::collection::vec(op, 0..max_ops),
-    )
-        .prop_map(|(first, mut rest)| {
-            rest.insert(0, first);
-            rest
-        })
-        .boxed()
+    with_first_batch(T::strategy(), op, 1..4, max_ops, RecordOp::SaveAll)
 }
 
 /// Every page of `list` with `filter`, to the end.
@@ -152,18 +145,9 @@ pub(super) async fn run<T: Shape + Keyed, B: RecordBackend>(
             RecordOp::Get(pick) => {
                 let Some(key) = pick.key(&seen) else { continue };
                 let want = m.get(&key).await.map_err(|e| at(e.to_string()))?;
-                match b.get(&key).await {
-                    Ok(got) if same_opt(&got, &want) => {}
-                    Ok(got) => {
-                        return Err(at(format!(
-                            "get({key:?}) returned {got:?}, the reference {want:?}"
-                        )));
-                    }
-                    Err(e) if want.is_none() && caps.limits.check_key::<T>(&key).is_err() => {
-                        let _ = e;
-                    }
-                    Err(e) => return Err(at(read_failed("get", &e))),
-                }
+                let got = b.get(&key).await;
+                check_one::<T, _>("get", &key, &caps, got, &want, same_opt, want.is_none())
+                    .map_err(at)?;
             }
             RecordOp::GetMany(picks) => {
                 let keys: Vec<T::Key> = picks.iter().filter_map(|p| p.key(&seen)).collect();
@@ -188,16 +172,9 @@ pub(super) async fn run<T: Shape + Keyed, B: RecordBackend>(
             RecordOp::Delete(pick) => {
                 let Some(key) = pick.key(&seen) else { continue };
                 let want = m.delete(&key).await.map_err(|e| at(e.to_string()))?;
-                match b.delete(&key).await {
-                    Ok(got) if got == want => {}
-                    Ok(got) => {
-                        return Err(at(format!(
-                            "delete({key:?}) returned {got}, the reference {want}"
-                        )));
-                    }
-                    Err(_) if !want && caps.limits.check_key::<T>(&key).is_err() => {}
-                    Err(e) => return Err(at(read_failed("delete", &e))),
-                }
+                let got = b.delete(&key).await;
+                check_one::<T, _>("delete", &key, &caps, got, &want, bool::eq, !want)
+                    .map_err(at)?;
             }
         }
     }

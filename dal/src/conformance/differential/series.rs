@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 
 use super::Shape;
+use super::compare::with_first_batch;
 use super::compare::{
     FilterPick, as_stored, as_stored_filter, as_stored_ts, build_filter, check_batch, check_write,
     close, difference, read_failed, row_of, same_multiset, same_row, same_value,
@@ -88,25 +89,7 @@ pub(super) fn sequence<T: Shape + TimeSeries>(max_ops: usize) -> BoxedStrategy<V
         1 => (any::<Index>(), filter_pick()).prop_map(|(by, filter)| SeriesOp::Latest { by, filter }),
         1 => Just(SeriesOp::Flush),
     ];
-    with_first_batch(T::strategy(), op, max_ops, SeriesOp::AppendAll)
-}
-
-/// A sequence that starts with a batch of rows, so later picks have rows to pick from.
-fn with_first_batch<T: std::fmt::Debug + Clone + 'static, Op: std::fmt::Debug + Clone + 'static>(
-    rows: BoxedStrategy<T>,
-    op: impl Strategy<Value = Op> + 'static,
-    max_ops: usize,
-    first: fn(Vec<T>) -> Op,
-) -> BoxedStrategy<Vec<Op>> {
-    (
-        proptest::collection::vec(rows, 1..10).prop_map(first),
-        proptest::collection::vec(op, 0..max_ops),
-    )
-        .prop_map(|(first, mut rest)| {
-            rest.insert(0, first);
-            rest
-        })
-        .boxed()
+    with_first_batch(T::strategy(), op, 1..10, max_ops, SeriesOp::AppendAll)
 }
 
 /// Columns `latest` may group by: exact, comparable kinds.
@@ -365,7 +348,7 @@ pub(super) fn metric_sequence<T: Shape + TimeSeries>(
                 column, window, width_secs, aggregate,
             }),
     ];
-    with_first_batch(T::strategy(), op, max_ops, MetricOp::Append)
+    with_first_batch(T::strategy(), op, 1..10, max_ops, MetricOp::Append)
 }
 
 fn numeric_columns<T: TimeSeries>() -> Vec<&'static FieldMeta> {
